@@ -1,0 +1,1 @@
+"""Loaders of public data sets: ``fastest.dataset.data.<name>.load_data()``."""

@@ -1,0 +1,287 @@
+"""Estimator: the training loop contract. It checks everything it can before the first step,
+then hands the loop to Lightning (``fastest.lightning``) with one generated module and one callback.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, missing_key_message
+from fastest.network import Network, TorchUpdater
+from fastest.op.op import to_list
+from fastest.pipeline import Pipeline, peek_keys
+from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
+from fastest.summary.summary import Summary
+from fastest.trace.essential import EvalEssential, Logger, TrainEssential
+from fastest.trace.system import System
+from fastest.trace.trace import Trace, sort_traces
+
+
+class Estimator:
+    """Trains and tests a Network on a Pipeline's data, running Traces along the way.
+
+    Args:
+        pipeline: The data.
+        network: The models and ops.
+        epochs: Training epochs.
+        train_steps_per_epoch: Batches per training epoch (shorter, or longer by passing the data
+            again); None = one pass over the data.
+        eval_steps_per_epoch: Batches per eval epoch; None = all eval data.
+        traces: Traces (or Schedulers of Traces) to run.
+        log_steps: Print training logs every this many steps; 0 = only epoch logs; None = no log
+            lines (the Summary is still filled).
+        eval_log_steps: Kept for FastEstimator compatibility (eval progress is Lightning's progress bar).
+        monitor_names: Extra keys to log besides the losses.
+        accelerator: Passed to ``pytorch_lightning.Trainer`` ("auto", "cpu", "gpu" …).
+        devices: Passed to the Trainer ("auto", 1, 2, [0, 1] …).
+        strategy: Passed to the Trainer ("auto", "ddp", "ddp_spawn", "fsdp" …). ``batch_size`` is
+            per process under DDP.
+        precision: Passed to the Trainer (None/"32-true", "16-mixed", "bf16-mixed" …).
+        gradient_clip: Clip each model's gradient norm to this value before each optimizer step.
+        progress_bar: Show Lightning's progress bar.
+        num_nodes: Passed to the Trainer.
+
+    >>> import fastest as fe
+    >>> from fastest.dataset.data import digits
+    >>> from fastest.op.numpyop.univariate import ExpandDims, Minmax
+    >>> from fastest.op.tensorop.loss import CrossEntropy
+    >>> from fastest.op.tensorop.model import ModelOp, UpdateOp
+    >>> train, evals = digits.load_data()
+    >>> pipeline = fe.Pipeline(train_data=train, eval_data=evals, batch_size=64, num_process=0,
+    ...                        ops=[ExpandDims("x", "x", axis=0), Minmax("x", "x")])
+    >>> model = fe.build(lambda: fe.architecture.LeNet(input_shape=(1, 8, 8)), optimizer_fn="adam")
+    >>> network = fe.Network(ops=[ModelOp(model=model, inputs="x", outputs="y_pred"),
+    ...                           CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
+    ...                           UpdateOp(model=model, loss_name="ce")])
+    >>> est = fe.Estimator(pipeline, network, epochs=1, train_steps_per_epoch=3, log_steps=None,
+    ...                    progress_bar=False, accelerator="cpu")
+    >>> summary = est.fit("doc")
+    >>> sorted(summary.history["eval"])
+    ['ce']
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        network: Network,
+        epochs: int,
+        train_steps_per_epoch: int | None = None,
+        eval_steps_per_epoch: int | None = None,
+        traces: Trace | Scheduler | Iterable[Trace | Scheduler | None] | None = None,
+        log_steps: int | None = 100,
+        eval_log_steps: Iterable[int] = (),
+        monitor_names: str | Iterable[str] | None = None,
+        accelerator: str = "auto",
+        devices: int | str | list[int] = "auto",
+        strategy: str | Any = "auto",
+        precision: str | int | None = None,
+        gradient_clip: float | None = None,
+        progress_bar: bool = True,
+        num_nodes: int = 1,
+    ) -> None:
+        if not isinstance(pipeline, Pipeline):
+            raise FastestTypeError(f"Estimator: pipeline must be a fe.Pipeline, received {type(pipeline).__name__}.")
+        if not isinstance(network, Network):
+            raise FastestTypeError(f"Estimator: network must be a fe.Network, received {type(network).__name__}.")
+        if not isinstance(epochs, int) or epochs < 1:
+            raise FastestValueError(f"Estimator: epochs must be an int >= 1, received {epochs!r}.")
+        for name, value in (("train_steps_per_epoch", train_steps_per_epoch),
+                            ("eval_steps_per_epoch", eval_steps_per_epoch)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise FastestValueError(f"Estimator: {name} must be None or an int >= 1, received {value!r}.")
+        if log_steps is not None and (not isinstance(log_steps, int) or log_steps < 0):
+            raise FastestValueError(f"Estimator: log_steps must be None or an int >= 0, received {log_steps!r}.")
+        if gradient_clip is not None and not gradient_clip > 0:
+            raise FastestValueError(f"Estimator: gradient_clip must be a positive number, received {gradient_clip!r}.")
+        user_traces = [t for t in to_list(traces) if t is not None] if not isinstance(traces, Trace) else [traces]
+        for trace in user_traces:
+            for value in all_values(trace):
+                if not isinstance(value, Trace):
+                    raise FastestTypeError(
+                        f"Estimator: traces must be fastest Traces, received {type(value).__name__}. Lightning "
+                        "callbacks go to your own Trainer (see fastest.lightning)."
+                    )
+        self.pipeline = pipeline
+        self.network = network
+        self.epochs = epochs
+        self.train_steps_per_epoch = train_steps_per_epoch
+        self.eval_steps_per_epoch = eval_steps_per_epoch
+        self.user_traces = user_traces
+        self.log_steps = log_steps
+        self.eval_log_steps = tuple(eval_log_steps)
+        self.monitor_names = set(to_list(monitor_names))
+        self.trainer_args = {"accelerator": accelerator, "devices": devices, "strategy": strategy,
+                             "precision": precision, "num_nodes": num_nodes}
+        self.gradient_clip = gradient_clip
+        self.progress_bar = progress_bar
+        self.traces = self._prepare_traces()
+        self.system = System(network, pipeline, self.traces, epochs, train_steps_per_epoch, eval_steps_per_epoch,
+                             log_steps)
+        for value in (v for t in self.traces for v in all_values(t)):
+            value.system = self.system
+        self._sorted: dict[tuple[str, int, str], list[Trace]] = {}
+
+    # ----- traces ----------------------------------------------------------------------------------------------
+    def _prepare_traces(self) -> list[Any]:
+        monitor = self.monitor_names | self.network.get_loss_keys()
+        for trace in self.user_traces:
+            for value in all_values(trace):
+                monitor |= set(value.fe_monitor_names)
+        return [TrainEssential(monitor), EvalEssential(monitor), *self.user_traces,
+                Logger(verbose=self.log_steps is not None)]
+
+    def traces_for(self, mode: str, epoch: int, ds_id: str = "") -> list[Trace]:
+        """The traces active in (mode, epoch, ds_id), sorted by their keys (cached)."""
+        key = (mode, epoch, ds_id)
+        if key not in self._sorted:
+            self._sorted[key] = sort_traces(get_current_items(self.traces, mode, epoch, ds_id))
+        return self._sorted[key]
+
+    # ----- preflight -------------------------------------------------------------------------------------------
+    def _signature_epochs(self, mode: str) -> list[int]:
+        items = self.pipeline.get_scheduled_items(mode) + self.network.get_scheduled_items(mode) + self.traces
+        epochs = signature_epochs(items, self.epochs)
+        return [e for e in epochs if self.pipeline.get_ds_ids(e, mode)]
+
+    def _check_keys(self, modes: Iterable[str]) -> dict[str, set[str]]:
+        """Static key check (dataset → pipeline ops → network ops → traces) for every signature epoch,
+        mode and ds_id. Returns the keys each mode's batches must keep."""
+        needed: dict[str, set[str]] = {}
+        seen_anywhere: set[str] = set()
+        for mode in modes:
+            needed[mode] = set(self.monitor_names)
+            for epoch in self._signature_epochs(mode):
+                for ds_id in self.pipeline.get_ds_ids(epoch, mode):
+                    where = f"mode {mode!r}, epoch {epoch}" + (f", ds_id {ds_id!r}" if ds_id else "")
+                    source = self.pipeline.get_source(mode, epoch, ds_id)
+                    keys = set(peek_keys(source))
+                    sample_ops, batch_op, batch_ops = self.pipeline.get_ops(mode, epoch, ds_id)
+                    keys = _walk(sample_ops + batch_ops, keys, "pipeline op", where)
+                    plan = self.network.plan(mode, epoch, ds_id)
+                    produced_by_network: set[str] = set()
+                    for op in plan.ops:
+                        needed[mode] |= {k for k in op.inputs if k not in produced_by_network}
+                        produced_by_network |= set(op.outputs)
+                    keys = _walk(plan.ops, keys, "network op", where)
+                    traces = get_current_items(self.traces, mode, epoch, ds_id)
+                    sort_traces(traces, available=keys, where=where)
+                    for trace in traces:
+                        needed[mode] |= {k for k in trace.inputs if k != "*"}
+                        seen_anywhere |= set(trace.outputs)
+                    seen_anywhere |= keys
+        missing = sorted(self.monitor_names - seen_anywhere)
+        if missing:
+            raise FastestKeyError(
+                f"Estimator: monitor_names {missing} are never produced by the pipeline, network or traces in "
+                f"modes {sorted(modes)}. Available keys include: {sorted(seen_anywhere)}."
+            )
+        return needed
+
+    def _smoke_step(self, modes: Iterable[str], output_keys: dict[str, set[str]]) -> None:
+        """One real batch per signature epoch × mode × ds_id through pipeline and network, no update.
+
+        Random generator states and the models' buffers (e.g. batch-norm statistics) are restored.
+        """
+        buffers = [(b, b.detach().clone()) for m in self.network.models for b in m.buffers()]
+        py_state, np_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                for mode in modes:
+                    for epoch in self._signature_epochs(mode):
+                        self.network.set_epoch(epoch)
+                        for ds_id in self.pipeline.get_ds_ids(epoch, mode):
+                            loader = self.pipeline.get_loader(mode, epoch, ds_id, shuffle=False,
+                                                              output_keys=output_keys.get(mode), num_process=0)
+                            batch = next(iter(loader))
+                            state = {"mode": mode, "epoch": epoch, "ds_id": ds_id, "step": 0, "warmup": True,
+                                     "updater": TorchUpdater()}
+                            store = self.network.run_step(batch, state)
+                            where = f"mode {mode!r}, epoch {epoch}" + (f", ds_id {ds_id!r}" if ds_id else "")
+                            sort_traces(get_current_items(self.traces, mode, epoch, ds_id), available=store,
+                                        where=where)
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+            with torch.no_grad():
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+            for model in self.network.models:
+                for param in model.parameters():
+                    param.grad = None
+
+    # ----- running -------------------------------------------------------------------------------------------
+    def _precision(self) -> str | int | None:
+        precision = self.trainer_args["precision"]
+        if precision is None and any(getattr(m, "mixed_precision", False) for m in self.network.models):
+            precision = "16-mixed" if torch.cuda.is_available() else "bf16-mixed"
+        return precision
+
+    def fit(self, summary: str | None = None, warmup: bool = True) -> Summary | None:
+        """Train for ``epochs`` epochs, evaluating after each when there is eval data.
+
+        Before the first step: every key is checked (for every signature epoch × mode × ds_id), and
+        with ``warmup`` one batch per combination runs through pipeline and network without updates.
+
+        Args:
+            summary: Experiment name; when given, the :class:`Summary` of the run is returned.
+            warmup: Run the smoke step (recommended: shape errors surface in seconds).
+        """
+        if "train" not in self.pipeline.get_modes():
+            raise FastestValueError("Estimator.fit needs train_data in the Pipeline; use Estimator.test for test data only.")
+        from fastest.lightning.runner import LightningRun
+
+        self.system.reset(summary)
+        modes = tuple(m for m in ("train", "eval") if m in self.pipeline.get_modes())
+        run = LightningRun(self, modes)  # builds the Trainer first: bad Lightning arguments fail here
+        output_keys = self._check_keys(modes)
+        if warmup:
+            self._smoke_step(modes, output_keys)
+        run.fit(output_keys)
+        return self.system.summary if summary else None
+
+    def test(self, summary: str | None = None) -> Summary | None:
+        """Run one test epoch over the Pipeline's test data with the current weights."""
+        if "test" not in self.pipeline.get_modes():
+            raise FastestValueError("Estimator.test needs test_data in the Pipeline, e.g. fe.Pipeline(test_data=...).")
+        from fastest.lightning.runner import LightningRun
+
+        self.system.reset_for_test(summary)
+        run = LightningRun(self, ("test",))
+        run.test(self._check_keys(("test",)))
+        return self.system.summary if summary or self.system.summary.name else None
+
+
+def _walk(ops: list[Any], keys: set[str], kind: str, where: str) -> set[str]:
+    """Follow ops in order: each input must exist; outputs are added; Delete removes keys."""
+    keys = set(keys)
+    for op in ops:
+        for key in op.inputs:
+            if key not in keys:
+                raise FastestKeyError(missing_key_message(f"{type(op).__name__} ({kind})", key, keys, where))
+        if getattr(op, "deletes", False):
+            keys -= set(op.inputs)
+        else:
+            keys |= set(op.outputs)
+    return keys
+
+
+def enable_deterministic(seed: int) -> None:
+    """Seed python, numpy and torch, and ask torch for deterministic algorithms.
+
+    >>> enable_deterministic(0); a = torch.rand(1); enable_deterministic(0); bool(a == torch.rand(1))
+    True
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    warnings.filterwarnings("ignore", message=".*deterministic.*")

@@ -1,0 +1,166 @@
+"""The one Lightning Callback that runs fastest Traces: Lightning hooks → the six Trace events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+
+from fastest.trace.system import System
+from fastest.trace.trace import Data, Trace, run_event
+
+TraceSource = Callable[[str, int, str], list[Trace]]
+
+
+class TraceBridge(pl.Callback):
+    """Maps Lightning's hooks to Trace events and keeps ``System``'s counters (one step = one batch).
+
+    Lightning runs validation before ``on_train_epoch_end``; the bridge ends the train epoch for
+    the traces when validation starts, so traces see FastEstimator's order: train epoch end, then
+    the eval epoch.
+
+    Args:
+        system: The run state shared with the traces and the generated module.
+        traces_for: ``(mode, epoch, ds_id) -> sorted traces`` active there.
+        ds_ids: Dataset id of each DataLoader, per mode (index = Lightning's ``dataloader_idx``).
+    """
+
+    def __init__(self, system: System, traces_for: TraceSource, ds_ids: dict[str, list[str]]) -> None:
+        self.system = system
+        self.traces_for = traces_for
+        self.ds_ids = ds_ids
+        self._event_cache: dict[tuple[str, int, str, str], list[Trace]] = {}
+        self._train_open = False
+
+    # ----- helpers ---------------------------------------------------------------------------------------------
+    def _traces(self, event: str, mode: str, ds_id: str | None = None) -> list[Trace]:
+        """Traces of ``mode`` that override ``event`` (ds_id None: any dataset of the mode)."""
+        key = (event, self.system.epoch_idx, mode, "*" if ds_id is None else ds_id)
+        traces = self._event_cache.get(key)
+        if traces is None:
+            if ds_id is None:
+                found: list[Trace] = []
+                for ds in self.ds_ids.get(mode, [""]):
+                    found += [t for t in self.traces_for(mode, max(self.system.epoch_idx, 1), ds)
+                              if all(t is not f for f in found)]
+            else:
+                found = self.traces_for(mode, max(self.system.epoch_idx, 1), ds_id)
+            traces = [t for t in found if getattr(type(t), event) is not getattr(Trace, event)]
+            self._event_cache[key] = traces
+        return traces
+
+    def _run(self, event: str, mode: str, batch: dict[str, Any] | None = None, ds_id: str | None = None) -> None:
+        traces = self._traces(event, mode, ds_id)
+        if traces:
+            run_event(traces, event, Data(batch), self.system)
+
+    def _begin(self, trainer: pl.Trainer, modes: tuple[str, ...]) -> None:
+        self.system.global_rank = trainer.global_rank
+        self.system.world_size = trainer.world_size
+        found: list[Trace] = []
+        for mode in modes:
+            found += [t for t in self._traces("on_begin", mode) if all(t is not f for f in found)]
+        if found:
+            run_event(found, "on_begin", Data(), self.system)
+
+    def _end(self, modes: tuple[str, ...]) -> None:
+        found: list[Trace] = []
+        for mode in modes:
+            found += [t for t in self._traces("on_end", mode) if all(t is not f for f in found)]
+        if found:
+            run_event(found, "on_end", Data(), self.system)
+
+    def _epoch_begin(self, mode: str) -> None:
+        self.system.mode = mode
+        self.system.batch_idx = 0
+        self.system.ds_id = self.ds_ids.get(mode, [""])[0]
+        self._run("on_epoch_begin", mode)
+
+    def _epoch_end(self, trainer: pl.Trainer, mode: str) -> None:
+        self.system.mode = mode
+        self._run("on_epoch_end", mode)
+        if self.system.stop_training:
+            trainer.should_stop = True
+
+    def _batch_begin(self, mode: str, batch: Any, dataloader_idx: int) -> None:
+        self.system.mode = mode
+        self.system.ds_id = self.ds_ids.get(mode, [""])[dataloader_idx]
+        self.system.batch_idx += 1
+        if mode == "train":
+            self.system.global_step += 1
+        self._run("on_batch_begin", mode, batch, self.system.ds_id)
+
+    def _batch_end(self, trainer: pl.Trainer, mode: str, outputs: Any) -> None:
+        self._run("on_batch_end", mode, outputs if isinstance(outputs, dict) else {}, self.system.ds_id)
+        if self.system.stop_training:
+            trainer.should_stop = True
+
+    def _close_train_epoch(self, trainer: pl.Trainer) -> None:
+        if self._train_open:
+            self._train_open = False
+            self._epoch_end(trainer, "train")
+
+    # ----- fit ---------------------------------------------------------------------------------------------
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.system.mode = "train"
+        self._begin(trainer, ("train", "eval"))
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.system.epoch_idx += 1
+        self.system.network.set_epoch(self.system.epoch_idx)
+        self._train_open = True
+        self._epoch_begin("train")
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        self._batch_begin("train", batch, 0)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self._batch_end(trainer, "train", outputs)
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close_train_epoch(trainer)
+        self._epoch_begin("eval")
+
+    def on_validation_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                                  batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._batch_begin("eval", batch, dataloader_idx)
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                                batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._batch_end(trainer, "eval", outputs)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_end(trainer, "eval")
+        self.system.mode = "train"
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close_train_epoch(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close_train_epoch(trainer)
+        self._end(("train", "eval"))
+
+    # ----- test --------------------------------------------------------------------------------------------
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.system.mode = "test"
+        self._begin(trainer, ("test",))
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_begin("test")
+
+    def on_test_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int,
+                            dataloader_idx: int = 0) -> None:
+        self._batch_begin("test", batch, dataloader_idx)
+
+    def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                          batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._batch_end(trainer, "test", outputs)
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_end(trainer, "test")
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._end(("test",))

@@ -1,0 +1,86 @@
+"""The LightningModule generated from a Network (manual optimization; any number of models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from fastest.network import Network
+from fastest.trace.system import System
+
+
+class LightningUpdater:
+    """Backward and optimizer steps through Lightning, so precision plugins and strategies apply.
+
+    ``manual_backward`` scales the loss under 16-bit mixed precision; ``inputs=params`` keeps each
+    loss's gradients on its own model. The Lightning-wrapped optimizer steps (unscaling, skipping
+    inf steps) and is zeroed after each step.
+    """
+
+    def __init__(self, module: FastestModule) -> None:
+        self.module = module
+        self.optimizers: dict[int, Any] = {}
+        self.clip = module.gradient_clip
+
+    def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
+        params = [p for p in model.parameters() if p.requires_grad]
+        if params:
+            self.module.manual_backward(loss, inputs=params, retain_graph=retain_graph)
+
+    def step(self, model: nn.Module) -> None:
+        optimizer = self.optimizers[id(model.current_optimizer)]
+        if self.clip is not None:
+            self.module.clip_gradients(optimizer, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+class FastestModule(pl.LightningModule):
+    """Runs ``network`` for the mode of each Lightning step and returns batch + predictions.
+
+    The returned dict reaches the trace bridge as the step's ``outputs``. ``system`` is shared with
+    the bridge, which keeps the epoch and dataset id current.
+
+    Args:
+        network: The Network to run.
+        system: The run state (epoch, ds_id …) shared with the traces.
+        gradient_clip: Clip each model's gradient norm to this value before stepping.
+    """
+
+    def __init__(self, network: Network, system: System, gradient_clip: float | None = None) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.network = network
+        self.system = system
+        self.models = nn.ModuleList(network.models)
+        self.gradient_clip = gradient_clip
+        self.updater = LightningUpdater(self)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        optimizers: list[torch.optim.Optimizer] = []
+        for model in self.network.models:
+            values = model.optimizer.get_all_values() if hasattr(model.optimizer, "get_all_values") else [model.optimizer]
+            optimizers.extend(o for o in values if o is not None and all(o is not seen for seen in optimizers))
+        return optimizers
+
+    def on_train_start(self) -> None:
+        wrapped = self.optimizers(use_pl_optimizer=True)
+        wrapped = wrapped if isinstance(wrapped, list) else [wrapped]
+        self.updater.optimizers = {id(w.optimizer): w for w in wrapped}
+
+    def _step(self, batch: dict[str, Any], mode: str) -> dict[str, Any]:
+        state = {"mode": mode, "epoch": self.system.epoch_idx, "ds_id": self.system.ds_id,
+                 "step": self.system.global_step, "warmup": False, "updater": self.updater}
+        return self.network.run_step(batch, state)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        return self._step(batch, "eval")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        return self._step(batch, "test")

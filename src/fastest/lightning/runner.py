@@ -1,0 +1,87 @@
+"""How an Estimator runs on Lightning: one Trainer, the generated module, the DataModule, the bridge."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytorch_lightning as pl
+
+from fastest.lightning.callback import TraceBridge
+from fastest.lightning.data import PipelineDataModule
+from fastest.lightning.module import FastestModule
+
+if TYPE_CHECKING:
+    from fastest.estimator import Estimator
+
+_QUIET_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
+                  "pytorch_lightning.accelerators.cuda")
+
+
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's start-up banner and advice that does not apply to generated modules."""
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", message=".*that has `shuffle=True`.*")
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+class LightningRun:
+    """Builds everything Lightning needs for one ``fit`` or ``test`` of an Estimator.
+
+    The Trainer is created in the constructor, so wrong ``accelerator``/``devices``/``strategy``/
+    ``precision`` values fail before the preflight and before any training.
+    """
+
+    def __init__(self, estimator: Estimator, modes: tuple[str, ...]) -> None:
+        self.estimator = estimator
+        system = estimator.system
+        self.datamodule = PipelineDataModule(estimator.pipeline, system, None, estimator.train_steps_per_epoch)
+        ds_ids = {mode: self.datamodule.ds_ids(mode) for mode in modes}
+        self.bridge = TraceBridge(system, estimator.traces_for, ds_ids)
+        self.module = FastestModule(estimator.network, system, estimator.gradient_clip)
+        with quiet_lightning():
+            self.trainer = pl.Trainer(**trainer_kwargs(estimator), callbacks=[self.bridge])
+
+    def fit(self, output_keys: dict[str, set[str]]) -> None:
+        self.datamodule.output_keys = output_keys
+        with quiet_lightning():
+            self.trainer.fit(self.module, datamodule=self.datamodule)
+
+    def test(self, output_keys: dict[str, set[str]]) -> None:
+        self.datamodule.output_keys = output_keys
+        with quiet_lightning():
+            self.trainer.test(self.module, datamodule=self.datamodule, verbose=False)
+
+
+def trainer_kwargs(estimator: Estimator) -> dict[str, Any]:
+    """The Trainer arguments of an Estimator (shared by fit, test, and users' own Trainers)."""
+    args = dict(estimator.trainer_args)
+    args["precision"] = estimator._precision()
+    if args["precision"] is None:
+        del args["precision"]
+    return dict(
+        **args,
+        max_epochs=estimator.epochs,
+        limit_train_batches=estimator.train_steps_per_epoch or 1.0,
+        limit_val_batches=estimator.eval_steps_per_epoch or 1.0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=estimator.progress_bar,
+        inference_mode=False,
+    )

@@ -1,0 +1,291 @@
+"""Network: models built with ``fe.build`` and the TensorOps that run them, one batch at a time.
+
+The Network knows nothing about Lightning. Backward passes and optimizer steps go through an
+*updater* object (``backward(loss, model, retain_graph)`` and ``step(model)``): the generated
+LightningModule passes one that uses ``manual_backward`` and Lightning's optimizers, while
+``Network.transform`` and plain loops use :class:`TorchUpdater`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastest.errors import FastestTypeError, FastestValueError
+from fastest.op.op import check_op_types, run_op, to_list
+from fastest.op.tensorop.model import UpdateOp
+from fastest.op.tensorop.tensorop import TensorOp
+from fastest.schedule import (
+    EpochScheduler,
+    RepeatScheduler,
+    Scheduler,
+    all_values,
+    get_current_items,
+    signature_epochs,
+)
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "sgd": lambda params: torch.optim.SGD(params, lr=0.01),
+    "rmsprop": torch.optim.RMSprop,
+    "adadelta": torch.optim.Adadelta,
+    "adagrad": torch.optim.Adagrad,
+    "adamax": torch.optim.Adamax,
+}
+
+_build_count = 0
+
+
+def build(
+    model_fn: Callable[[], nn.Module | list[nn.Module] | tuple[nn.Module, ...]],
+    optimizer_fn: str | Callable[..., torch.optim.Optimizer] | Scheduler | None | list[Any],
+    weights_path: str | None | list[str | None] = None,
+    model_name: str | list[str] | None = None,
+    mixed_precision: bool = False,
+) -> Any:
+    """Create model(s) and attach an optimizer, a name and the bookkeeping fastest needs.
+
+    Args:
+        model_fn: A function returning an ``nn.Module`` (or a list of them).
+        optimizer_fn: "adam", "sgd", "rmsprop", "adadelta", "adagrad", "adamax", a function
+            ``params -> Optimizer``, a Scheduler of those, or None for a frozen model. One per model.
+        weights_path: A ``state_dict`` file to load into each model.
+        model_name: Name(s) of the model(s); default "model", "model1", …
+        mixed_precision: Run this network in 16-bit mixed precision (maps to the Estimator's
+            ``precision="16-mixed"`` on GPU, "bf16-mixed" on CPU).
+
+    Returns:
+        The model, or a list for several, with ``model.model_name`` and ``model.optimizer`` set.
+
+    >>> model = build(lambda: nn.Linear(2, 1), optimizer_fn="sgd", model_name="linear")
+    >>> model.model_name, type(model.optimizer).__name__, model.optimizer.param_groups[0]["lr"]
+    ('linear', 'SGD', 0.01)
+    """
+    global _build_count
+    models = model_fn()
+    single = isinstance(models, nn.Module)
+    models = [models] if single else list(models)
+    count = len(models)
+
+    def per_model(value: Any, name: str) -> list[Any]:
+        values = list(value) if isinstance(value, (list, tuple)) else [value] * (1 if single else count)
+        if len(values) != count:
+            raise FastestValueError(
+                f"fe.build: model_fn returned {count} model(s) but {name} has {len(values)} entries; give one per model."
+            )
+        return values
+
+    optimizers = per_model(optimizer_fn, "optimizer_fn")
+    weights = per_model(weights_path, "weights_path")
+    names = per_model(model_name, "model_name") if model_name is not None else [None] * count
+    for model, opt_fn, weight, name in zip(models, optimizers, weights, names):
+        if not isinstance(model, nn.Module):
+            raise FastestTypeError(f"fe.build: model_fn must return torch nn.Module(s), received {type(model).__name__}.")
+        if name is None:
+            name = "model" if _build_count == 0 else f"model{_build_count}"
+            _build_count += 1
+        if weight is not None:
+            from fastest.backend import load_model
+
+            load_model(model, weight)
+        model.model_name = name
+        model.optimizer = _make_optimizer(opt_fn, model, name)
+        model.current_optimizer = model.optimizer if not isinstance(model.optimizer, Scheduler) else None
+        model.mixed_precision = mixed_precision
+        model.loss_name = set()
+        model.fe_compiled = True
+    return models[0] if single else models
+
+
+def _make_optimizer(optimizer_fn: Any, model: nn.Module, name: str) -> Any:
+    if optimizer_fn is None:
+        return None
+    if isinstance(optimizer_fn, (EpochScheduler, RepeatScheduler)):
+        built: dict[int, Any] = {}
+
+        def make(value: Any) -> Any:
+            if id(value) not in built:
+                built[id(value)] = _make_optimizer(value, model, name)
+            return built[id(value)]
+
+        if isinstance(optimizer_fn, EpochScheduler):
+            return EpochScheduler({epoch: make(v) for epoch, v in optimizer_fn.epoch_dict.items()})
+        return RepeatScheduler([make(v) for v in optimizer_fn.repeat_list])
+    if isinstance(optimizer_fn, str):
+        if optimizer_fn.lower() not in OPTIMIZERS:
+            raise FastestValueError(
+                f"fe.build: unknown optimizer {optimizer_fn!r} for model {name!r}; use one of {sorted(OPTIMIZERS)} "
+                "or a function params -> torch.optim.Optimizer."
+            )
+        return OPTIMIZERS[optimizer_fn.lower()](model.parameters())
+    if callable(optimizer_fn):
+        optimizer = optimizer_fn(model.parameters())
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise FastestTypeError(
+                f"fe.build: optimizer_fn for model {name!r} returned {type(optimizer).__name__}; it must return a "
+                "torch.optim.Optimizer, e.g. lambda params: torch.optim.Adam(params, lr=1e-3)."
+            )
+        return optimizer
+    raise FastestTypeError(f"fe.build: optimizer_fn must be a string, a callable or None, received {optimizer_fn!r}.")
+
+
+class Updater(Protocol):
+    """What UpdateOps call to back-propagate and step. The LightningModule provides one."""
+
+    def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None: ...
+
+    def step(self, model: nn.Module) -> None: ...
+
+
+class TorchUpdater:
+    """Plain PyTorch backward and optimizer step, restricted to the model's own parameters."""
+
+    def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
+        params = [p for p in model.parameters() if p.requires_grad]
+        if params:
+            loss.backward(inputs=params, retain_graph=retain_graph)
+
+    def step(self, model: nn.Module) -> None:
+        optimizer = model.current_optimizer
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+@dataclass
+class StepPlan:
+    """The ops of one (mode, epoch, ds_id), with what the step needs to know, resolved once."""
+
+    ops: list[TensorOp]
+    retain_graph: list[bool]
+    defer_from: int  # ops from this index on are a trailing block of UpdateOps: steps wait until the end
+    needs_grad: bool
+    produced: set[str] = field(default_factory=set)
+
+
+class Network:
+    """The TensorOps of a training step, and the models they use.
+
+    Args:
+        ops: TensorOps (or Schedulers of TensorOps), run in order on each batch.
+        pops: NumpyOps run on the CPU on the step's outputs (post-processing; used by ``transform``).
+
+    >>> import fastest as fe
+    >>> from fastest.op.tensorop.model import ModelOp
+    >>> model = fe.build(lambda: nn.Linear(3, 2), optimizer_fn="adam")
+    >>> net = fe.Network(ops=[ModelOp(model=model, inputs="x", outputs="y_pred")])
+    >>> out = net.transform({"x": np.ones((4, 3), dtype=np.float32)}, mode="infer")
+    >>> out["y_pred"].shape
+    (4, 2)
+    """
+
+    def __init__(self, ops: Iterable[TensorOp | Scheduler | None], pops: Any = None) -> None:
+        from fastest.op.numpyop.numpyop import NumpyOp
+
+        self.ops: list[Any] = [op for op in to_list(ops) if op is not None] if not isinstance(ops, TensorOp) else [ops]
+        check_op_types([v for op in self.ops for v in all_values(op)], TensorOp, "Network")
+        self.pops: list[Any] = [op for op in to_list(pops) if op is not None] if not isinstance(pops, NumpyOp) else [pops]
+        check_op_types([v for op in self.pops for v in all_values(op)], NumpyOp, "Network pops")
+        self.models: list[nn.Module] = []
+        for op in self.ops:
+            for value in all_values(op):
+                for model in value.get_fe_models():
+                    if all(model is not m for m in self.models):
+                        self.models.append(model)
+        names: dict[str, nn.Module] = {}
+        for model in self.models:
+            key = model.model_name.lower()
+            if key in names:
+                raise FastestValueError(
+                    f"Network: two different models are named {model.model_name!r} (names are compared ignoring case). "
+                    "Give each fe.build call its own model_name."
+                )
+            names[key] = model
+        self._plans: dict[tuple[str, int, str], StepPlan] = {}
+
+    def get_loss_keys(self) -> set[str]:
+        """Every loss key an UpdateOp optimizes."""
+        return {key for op in self.ops for value in all_values(op) for key in value.get_fe_loss_keys()}
+
+    def get_scheduled_items(self, mode: str) -> list[Any]:
+        items = list(self.ops)
+        if mode == "train":
+            items += [m.optimizer for m in self.models]
+        return items
+
+    def signature_epochs(self, total_epochs: int, mode: str) -> list[int]:
+        return signature_epochs(self.get_scheduled_items(mode), total_epochs)
+
+    def plan(self, mode: str, epoch: int = 1, ds_id: str = "") -> StepPlan:
+        """The ops for (mode, epoch, ds_id) and the step settings, cached."""
+        key = (mode, epoch, ds_id)
+        plan = self._plans.get(key)
+        if plan is None:
+            ops = get_current_items(self.ops, mode, epoch, ds_id)
+            grad_ops = [i for i, op in enumerate(ops) if op.computes_gradients]
+            last = grad_ops[-1] if grad_ops else -1
+            retain = [op.computes_gradients and i != last for i, op in enumerate(ops)]
+            defer_from = len(ops)
+            while defer_from > 0 and isinstance(ops[defer_from - 1], UpdateOp):
+                defer_from -= 1
+            if len(ops) - defer_from < 2:
+                defer_from = len(ops)  # a single trailing update has nothing to wait for
+            produced: set[str] = set()
+            for op in ops:
+                produced |= set(op.outputs)
+            plan = StepPlan(ops, retain, defer_from, bool(grad_ops), produced)
+            self._plans[key] = plan
+        return plan
+
+    def set_epoch(self, epoch: int) -> None:
+        """Point every model's ``current_optimizer`` at the optimizer scheduled for ``epoch``."""
+        for model in self.models:
+            if isinstance(model.optimizer, Scheduler):
+                model.current_optimizer = model.optimizer.get_current_value(epoch)
+
+    def run_step(self, batch: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+        """Run the ops of ``state['mode']``/``epoch``/``ds_id`` on ``batch``; returns batch + predictions.
+
+        ``state`` must hold ``mode``, ``epoch``, ``ds_id``, ``warmup`` and ``updater``.
+        """
+        plan = self.plan(state["mode"], state["epoch"], state["ds_id"])
+        store = dict(batch)
+        state["deferred"] = []
+        context = contextlib.nullcontext() if plan.needs_grad else torch.no_grad()
+        with context:
+            for i, op in enumerate(plan.ops):
+                if getattr(op, "deletes", False):
+                    for key in op.inputs:
+                        store.pop(key, None)
+                    continue
+                state["retain_graph"] = plan.retain_graph[i]
+                state["defer_updates"] = i >= plan.defer_from
+                run_op(op, store, state)
+        for model in state["deferred"]:
+            state["updater"].step(model)
+        return store
+
+    def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
+        """Run the ops on one batch dict (numpy arrays or tensors) and return the dict with the outputs.
+
+        Runs on the device the models are on; values come back as numpy arrays. UpdateOps in ``mode``
+        really update the models (use mode "infer" or "eval" to only predict).
+        """
+        from fastest.pipeline import run_ops, to_tensor
+
+        device = next((p.device for m in self.models for p in m.parameters()), torch.device("cpu"))
+        batch = {}
+        for key, value in data.items():
+            value = to_tensor(value)
+            batch[key] = value.to(device) if isinstance(value, torch.Tensor) else value
+        self.set_epoch(epoch)
+        state = {"mode": mode, "epoch": epoch, "ds_id": ds_id, "warmup": False, "updater": TorchUpdater()}
+        store = self.run_step(batch, state)
+        out = {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for k, v in store.items()}
+        pops = get_current_items(self.pops, mode, epoch, ds_id)
+        return run_ops(pops, out, {"mode": mode, "epoch": epoch, "ds_id": ds_id}, method="forward_batch")

@@ -1,0 +1,5 @@
+"""Pipeline operators. ``fastest.op.numpyop.univariate`` holds the single-key transforms."""
+
+from fastest.op.numpyop.numpyop import Batch, Delete, LambdaOp, NumpyOp
+
+__all__ = ["Batch", "Delete", "LambdaOp", "NumpyOp"]

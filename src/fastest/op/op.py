@@ -1,0 +1,198 @@
+"""The Operator contract shared by NumpyOps (Pipeline) and TensorOps (Network).
+
+An op reads the values of its ``inputs`` keys from a data dict, computes, and writes its return
+values under its ``outputs`` keys. A single-string key passes the raw value; a list of keys passes
+a list. ``mode`` and ``ds_id`` say when the op runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+from fastest.errors import FastestError, FastestRuntimeError, FastestTypeError, FastestValueError
+
+MODES = ("train", "eval", "test", "infer")
+_FORBIDDEN_KEY_CHARS = (":", ";")
+
+
+def to_list(keys: str | Iterable[str] | None) -> list[str]:
+    """Keys as a list: None → [], "x" → ["x"], ("x", "y") → ["x", "y"]."""
+    if keys is None:
+        return []
+    if isinstance(keys, str):
+        return [keys]
+    return list(keys)
+
+
+def _check_keys(keys: list[str], owner: str, what: str) -> None:
+    for key in keys:
+        if not isinstance(key, str) or not key:
+            raise FastestValueError(f"{owner}: every {what} key must be a non-empty string, received {key!r}.")
+        if any(c in key for c in _FORBIDDEN_KEY_CHARS) or key.count("|") > 1:
+            raise FastestValueError(
+                f"{owner}: {what} key {key!r} may not contain ':' or ';' and at most one '|' "
+                "('|' is reserved for per-dataset names such as 'accuracy|ds1')."
+            )
+
+
+def parse_modes(mode: str | Iterable[str] | None, owner: str = "op") -> frozenset[str] | None:
+    """The set of modes an op or trace runs in; None means every mode.
+
+    >>> sorted(parse_modes("!train"))
+    ['eval', 'infer', 'test']
+    >>> sorted(parse_modes({"eval", "test"}))
+    ['eval', 'test']
+    >>> parse_modes(None) is None
+    True
+    """
+    if mode is None:
+        return None
+    modes = set(to_list(mode))
+    negated = {m[1:] for m in modes if m.startswith("!")}
+    plain = {m for m in modes if not m.startswith("!")}
+    if negated and plain:
+        raise FastestValueError(
+            f"{owner}: mode {sorted(modes)} mixes '!mode' with 'mode'. Use either a whitelist like "
+            "{'eval', 'test'} or a blacklist like {'!train', '!infer'}."
+        )
+    unknown = (negated | plain) - set(MODES)
+    if unknown:
+        raise FastestValueError(
+            f"{owner}: unknown mode(s) {sorted(unknown)}. Valid modes are {list(MODES)}, optionally prefixed with '!'."
+        )
+    return frozenset(set(MODES) - negated) if negated else frozenset(plain)
+
+
+class DsIdFilter:
+    """Which dataset ids an item runs for: a whitelist, a '!'-blacklist, or all (None)."""
+
+    __slots__ = ("ids", "negated")
+
+    def __init__(self, ds_id: str | Iterable[str] | None, owner: str = "op") -> None:
+        ids = set(to_list(ds_id))
+        negated = {i[1:] for i in ids if i.startswith("!")}
+        plain = {i for i in ids if not i.startswith("!")}
+        if negated and plain:
+            raise FastestValueError(
+                f"{owner}: ds_id {sorted(ids)} mixes '!ds_id' with 'ds_id'. Use a whitelist or a blacklist, not both."
+            )
+        for i in negated | plain:
+            if not i or any(c in i for c in ":;|!"):
+                raise FastestValueError(
+                    f"{owner}: dataset id {i!r} must be a non-empty string without ':', ';', '|' or '!'."
+                )
+        self.negated = bool(negated)
+        self.ids = frozenset(negated or plain)
+
+    def matches(self, ds_id: str) -> bool:
+        """True if the item runs for ``ds_id``. The single-dataset id '' only matches blacklists."""
+        if not self.ids:
+            return True
+        return (ds_id not in self.ids) if self.negated else (ds_id in self.ids)
+
+
+class Op:
+    """The base of every Operator: declared keys, modes and dataset ids, and ``forward``.
+
+    Subclasses override ``forward(data, state)``. ``data`` is the value of the single input key, a
+    list of the values of the input keys (when ``inputs`` is a list), or None without inputs.
+    ``forward`` returns one value per output key: the bare value for a single-string ``outputs``, a
+    list or tuple otherwise. ``state`` carries the run context (``mode``, ``epoch``, ``ds_id`` …).
+
+    Args:
+        inputs: Key or list of keys to read.
+        outputs: Key or list of keys to write.
+        mode: Modes to run in: None (all), "train", {"eval", "test"}, "!infer" …
+        ds_id: Dataset ids to run for: None (all), "ds1", {"!ds1"} …
+
+    >>> class Double(Op):
+    ...     def forward(self, data, state):
+    ...         return data * 2
+    >>> op = Double(inputs="x", outputs="x2", mode="!infer")
+    >>> store = {"x": 3}
+    >>> run_op(op, store, {"mode": "train"})
+    >>> store["x2"]
+    6
+    """
+
+    def __init__(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = None,
+        ds_id: str | Iterable[str] | None = None,
+    ) -> None:
+        owner = type(self).__name__
+        self.inputs = to_list(inputs)
+        self.outputs = to_list(outputs)
+        _check_keys(self.inputs, owner, "input")
+        _check_keys(self.outputs, owner, "output")
+        self.in_list = not isinstance(inputs, str)
+        self.out_list = not isinstance(outputs, str)
+        self.mode = parse_modes(mode, owner)
+        self.ds_id = DsIdFilter(ds_id, owner)
+
+    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+        """Compute the outputs from the inputs. The default passes the inputs through."""
+        return data
+
+    def runs_in(self, mode: str, ds_id: str = "") -> bool:
+        """True if this op runs in ``mode`` for dataset ``ds_id``."""
+        return (self.mode is None or mode in self.mode) and self.ds_id.matches(ds_id)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(inputs={self.inputs}, outputs={self.outputs})"
+
+
+def gather_inputs(op: Op, store: MutableMapping[str, Any]) -> Any:
+    """The value ``op.forward`` receives: a bare value for a single key, else a list."""
+    if op.in_list:
+        return [store[key] for key in op.inputs]
+    return store[op.inputs[0]]
+
+
+def write_outputs(op: Op, store: MutableMapping[str, Any], result: Any) -> None:
+    """Write ``result`` under ``op.outputs``; a count mismatch is an error, never a silent zip."""
+    if not op.outputs:
+        return
+    if not op.out_list:
+        store[op.outputs[0]] = result
+        return
+    if not isinstance(result, (list, tuple)) or len(result) != len(op.outputs):
+        got = f"{len(result)} values" if isinstance(result, (list, tuple)) else f"a single {type(result).__name__}"
+        raise FastestValueError(
+            f"{type(op).__name__}.forward returned {got}, but the op declares {len(op.outputs)} outputs "
+            f"{op.outputs}. Return exactly one value per output key (a list or tuple), or change `outputs`."
+        )
+    for key, value in zip(op.outputs, result):
+        store[key] = value
+
+
+def run_op(op: Op, store: MutableMapping[str, Any], state: dict[str, Any], method: str = "forward") -> None:
+    """Run one op on ``store`` in place, re-raising user errors with where they happened."""
+    try:
+        result = getattr(op, method)(gather_inputs(op, store), state)
+    except FastestError:
+        raise
+    except Exception as error:
+        raise where_error(error, type(op).__name__, method, state) from error
+    write_outputs(op, store, result)
+
+
+def where_error(error: BaseException, who: str, method: str, state: dict[str, Any]) -> FastestRuntimeError:
+    """Wrap an exception from user code with the class, method and run context it came from."""
+    context = ", ".join(f"{k}={state[k]!r}" for k in ("mode", "epoch", "step", "ds_id") if k in state)
+    return FastestRuntimeError(
+        f"{who}.{method} failed ({context}): {type(error).__name__}: {error}. The original exception is chained above."
+    )
+
+
+def check_op_types(ops: Iterable[Any], expected: type, owner: str) -> None:
+    """Raise a clear TypeError if any op is not an instance of ``expected`` (Schedulers are checked later)."""
+    for op in ops:
+        if op is not None and not isinstance(op, expected) and not hasattr(op, "get_current_value"):
+            raise FastestTypeError(
+                f"{owner} received {type(op).__name__} in its ops, but expects {expected.__name__}s. "
+                f"{'Move it to the Network.' if expected.__name__ == 'NumpyOp' else 'Move it to the Pipeline.'}"
+            )

@@ -1,0 +1,187 @@
+"""ModelOp runs a model built with ``fe.build``; UpdateOp steps it with the gradients of a loss."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from fastest.errors import FastestTypeError, FastestValueError
+from fastest.op.tensorop.tensorop import TensorOp
+
+
+def _check_built(model: Any, owner: str) -> None:
+    if not isinstance(model, nn.Module) or not getattr(model, "fe_compiled", False):
+        raise FastestTypeError(
+            f"{owner} received {type(model).__name__}, which was not built by fe.build. Wrap it first: "
+            "model = fe.build(model_fn=lambda: MyModel(), optimizer_fn='adam')."
+        )
+
+
+class ModelOp(TensorOp):
+    """Run ``model`` on the input key(s) and write its output(s).
+
+    The model is in training mode only in mode "train" with ``trainable=True``. With
+    ``gradients=False`` it runs under ``torch.no_grad()``. ``intermediate_layers`` (module names as in
+    ``model.named_modules()``, or indices of ``model.children()``) append those layers' outputs after
+    the model output, so ``outputs`` needs one key more per layer.
+
+    Args:
+        model: A model from ``fe.build``.
+        inputs: Key(s) passed as the model's positional arguments.
+        outputs: Key for the prediction, then one key per intermediate layer.
+        mode: Modes to run in.
+        ds_id: Dataset ids to run for.
+        trainable: Whether the model trains (train-mode layers) in mode "train".
+        gradients: Whether to track gradients through the model.
+        intermediate_layers: Layers whose outputs to also return.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = None,
+        ds_id: str | Iterable[str] | None = None,
+        trainable: bool = True,
+        gradients: bool = True,
+        intermediate_layers: str | int | Sequence[str | int] | None = None,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
+        _check_built(model, "ModelOp")
+        if trainable and not gradients:
+            raise FastestValueError("ModelOp: trainable=True needs gradients=True. Set trainable=False to freeze it.")
+        self.model = model
+        self.trainable = trainable
+        self.gradients = gradients
+        layers = [] if intermediate_layers is None else (
+            [intermediate_layers] if isinstance(intermediate_layers, (str, int)) else list(intermediate_layers))
+        self._layer_outputs: list[Any] = [None] * len(layers)
+        self.intermediate_layers = layers
+        for i, module in enumerate(self._find_layers(layers)):
+            module.register_forward_hook(self._make_hook(i))
+        expected = 1 + len(layers)
+        if self.outputs and len(self.outputs) != expected:
+            raise FastestValueError(
+                f"ModelOp: with {len(layers)} intermediate layer(s) the op writes {expected} outputs "
+                f"(prediction first), but `outputs` lists {len(self.outputs)}: {self.outputs}."
+            )
+        if len(layers) and not self.out_list:
+            self.out_list = True
+
+    def _find_layers(self, layers: list[str | int]) -> list[nn.Module]:
+        named = dict(self.model.named_modules())
+        children = list(self.model.children())
+        found = []
+        for layer in layers:
+            if isinstance(layer, int):
+                if not -len(children) <= layer < len(children):
+                    raise FastestValueError(f"ModelOp: layer index {layer} is out of range ({len(children)} children).")
+                found.append(children[layer])
+            elif layer in named:
+                found.append(named[layer])
+            else:
+                raise FastestValueError(
+                    f"ModelOp: the model has no layer named {layer!r}. Layers: {[n for n in named if n][:20]}."
+                )
+        return found
+
+    def _make_hook(self, index: int) -> Any:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            self._layer_outputs[index] = output
+        return hook
+
+    def get_fe_models(self) -> list[nn.Module]:
+        return [self.model]
+
+    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+        training = state.get("mode") == "train" and self.trainable
+        if self.model.training != training:
+            self.model.train(training)
+        if self.gradients:
+            output = self.model(*data) if self.in_list else self.model(data)
+        else:
+            with torch.no_grad():
+                output = self.model(*data) if self.in_list else self.model(data)
+        if self.intermediate_layers:
+            return [output, *self._layer_outputs]
+        return output
+
+
+class UpdateOp(TensorOp):
+    """Back-propagate ``loss_name`` into ``model``'s parameters only, then step its optimizer.
+
+    Another model's parameters never receive this loss's gradients. UpdateOps that close the op
+    list are deferred automatically (all of them compute gradients before any steps), so models
+    that share one graph (GANs, CycleGAN) update correctly. Nothing is updated during the preflight.
+
+    Args:
+        model: A model from ``fe.build`` with an optimizer.
+        loss_name: Key of the loss to minimize (averaged to a scalar if needed).
+        gradients: Key of precomputed gradients (one per parameter) to apply instead of a loss.
+        mode: Modes to update in (default "train").
+        ds_id: Dataset ids to update for.
+        merge_grad: Accumulate gradients over this many steps before each optimizer step.
+        defer: Postpone the optimizer step to the end of the network step.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_name: str,
+        gradients: str | None = None,
+        mode: str | Iterable[str] | None = "train",
+        ds_id: str | Iterable[str] | None = None,
+        merge_grad: int = 1,
+        defer: bool = False,
+    ) -> None:
+        super().__init__(inputs=gradients or loss_name, mode=mode, ds_id=ds_id)
+        _check_built(model, "UpdateOp")
+        if getattr(model, "optimizer", None) is None:
+            raise FastestValueError(
+                f"UpdateOp: model {model.model_name!r} has no optimizer (fe.build(optimizer_fn=None)). "
+                "Give it an optimizer, or remove the UpdateOp to keep it frozen."
+            )
+        if not isinstance(merge_grad, int) or merge_grad < 1:
+            raise FastestValueError(f"UpdateOp: merge_grad must be an int >= 1, received {merge_grad!r}.")
+        self.model = model
+        self.loss_name = loss_name
+        self.gradients = gradients
+        self.merge_grad = merge_grad
+        self.defer = defer
+        self._accumulated = 0
+        model.loss_name.add(loss_name)
+
+    def get_fe_models(self) -> list[nn.Module]:
+        return [self.model]
+
+    def get_fe_loss_keys(self) -> list[str]:
+        return [self.loss_name]
+
+    @property
+    def computes_gradients(self) -> bool:
+        return self.gradients is None
+
+    def forward(self, data: Any, state: dict[str, Any]) -> None:
+        if state.get("warmup"):
+            return
+        updater = state["updater"]
+        if self.gradients is not None:
+            for param, grad in zip(self.model.parameters(), data):
+                param.grad = grad if param.grad is None else param.grad + grad
+        else:
+            loss = data if data.ndim == 0 else data.mean()
+            if self.merge_grad > 1:
+                loss = loss / self.merge_grad
+            updater.backward(loss, self.model, retain_graph=state.get("retain_graph", False))
+        self._accumulated += 1
+        if self._accumulated < self.merge_grad:
+            return
+        self._accumulated = 0
+        if self.defer or state.get("defer_updates"):
+            state["deferred"].append(self.model)
+        else:
+            updater.step(self.model)

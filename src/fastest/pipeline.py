@@ -1,0 +1,307 @@
+"""Pipeline: datasets of dict samples → NumpyOps per sample → batching → NumpyOps per batch.
+
+The Pipeline builds ordinary ``torch.utils.data.DataLoader`` objects; per-sample ops and the
+collation run in the DataLoader's worker processes (``num_process``). Keys that no Network op or
+Trace needs are dropped before collation.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
+from fastest.op.numpyop.numpyop import Batch, NumpyOp
+from fastest.op.op import MODES, check_op_types, run_op, to_list
+from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
+
+DataSource = Dataset | DataLoader | Scheduler
+
+
+class OpDataset(Dataset):
+    """A dataset whose samples went through the per-sample ops (and lost the unneeded keys)."""
+
+    def __init__(self, dataset: Dataset, ops: list[NumpyOp], state: dict[str, Any],
+                 keep_keys: frozenset[str] | None) -> None:
+        self.dataset = dataset
+        self.ops = ops
+        self.state = state
+        self.keep_keys = keep_keys
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample = self.dataset[index]
+        if not isinstance(sample, Mapping):
+            raise FastestTypeError(
+                f"{type(self.dataset).__name__}[{index}] returned {type(sample).__name__}; Pipeline datasets must "
+                "yield dict samples such as {'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
+            )
+        return run_ops(self.ops, dict(sample), self.state, self.keep_keys)
+
+
+def run_ops(ops: list[NumpyOp], data: dict[str, Any], state: dict[str, Any],
+            keep_keys: frozenset[str] | None = None, method: str = "forward") -> dict[str, Any]:
+    """Run NumpyOps in order on one sample (or one batch with ``method='forward_batch'``)."""
+    for op in ops:
+        if getattr(op, "deletes", False):
+            for key in op.inputs:
+                data.pop(key, None)
+        else:
+            run_op(op, data, state, method)
+    if keep_keys is not None:
+        data = {key: value for key, value in data.items() if key in keep_keys}
+    return data
+
+
+class Collator:
+    """Turns a list of samples into a batch dict of tensors: stack (or the Batch op's rule), then batch ops."""
+
+    def __init__(self, batch_op: Batch, batch_ops: list[NumpyOp], state: dict[str, Any]) -> None:
+        self.batch_op = batch_op
+        self.batch_ops = batch_ops
+        self.state = state
+
+    def __call__(self, samples: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+        if isinstance(samples, Mapping):  # batch_size=None: one sample at a time
+            return {key: to_tensor(value) for key, value in samples.items()}
+        batch = self.batch_op.collate(samples)
+        batch = run_ops(self.batch_ops, batch, self.state, method="forward_batch")
+        return {key: to_tensor(value) for key, value in batch.items()}
+
+
+def to_tensor(value: Any) -> Any:
+    """numpy arrays and numbers → torch tensors; strings and other objects stay as they are."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biufc":
+            return torch.from_numpy(np.ascontiguousarray(value))
+        return value
+    if isinstance(value, (int, float, np.number, bool)):
+        return torch.as_tensor(value)
+    return value
+
+
+class Pipeline:
+    """Data for each mode, the NumpyOps that prepare it, and how it is batched.
+
+    Args:
+        train_data: A dataset of dict samples, a DataLoader yielding batch dicts, a Scheduler of
+            those, or ``{ds_id: source}`` for several datasets.
+        eval_data: Same, for evaluation.
+        test_data: Same, for ``Estimator.test``.
+        batch_size: Samples per batch (per process under DDP), or a Scheduler of ints.
+        ops: NumpyOps (or Schedulers of NumpyOps). Ops after a ``Batch`` op run per batch.
+        num_process: DataLoader worker processes; 0 runs the ops in the main process (easiest to
+            debug); None uses the CPU count (at most 16).
+
+    >>> import numpy as np
+    >>> from fastest.dataset import NumpyDataset
+    >>> from fastest.op.numpyop.univariate import Minmax
+    >>> data = NumpyDataset({"x": np.arange(12, dtype=np.float32).reshape(4, 3), "y": np.arange(4)})
+    >>> pipeline = Pipeline(train_data=data, batch_size=2, ops=[Minmax("x", "x")], num_process=0)
+    >>> batch = pipeline.get_results()
+    >>> batch["x"].shape, batch["x"].max().item()
+    (torch.Size([2, 3]), 1.0)
+    """
+
+    def __init__(
+        self,
+        train_data: DataSource | Mapping[str, DataSource] | None = None,
+        eval_data: DataSource | Mapping[str, DataSource] | None = None,
+        test_data: DataSource | Mapping[str, DataSource] | None = None,
+        batch_size: int | Scheduler | None = None,
+        ops: NumpyOp | Scheduler | Iterable[NumpyOp | Scheduler | None] | None = None,
+        num_process: int | None = None,
+    ) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+        for mode, source in (("train", train_data), ("eval", eval_data), ("test", test_data)):
+            if source is None:
+                continue
+            sources = dict(source) if isinstance(source, Mapping) else {"": source}
+            for ds_id, item in sources.items():
+                if ds_id and (not isinstance(ds_id, str) or any(c in ds_id for c in ":;|!")):
+                    raise FastestValueError(
+                        f"Pipeline {mode}_data: dataset id {ds_id!r} must be a string without ':', ';', '|' or '!'."
+                    )
+                for value in all_values(item):
+                    if not isinstance(value, (Dataset, DataLoader)):
+                        raise FastestTypeError(
+                            f"Pipeline {mode}_data received {type(value).__name__}; expected a torch Dataset of dict "
+                            "samples (e.g. fastest.dataset.NumpyDataset), a DataLoader, or a Scheduler of those."
+                        )
+            self.data[mode] = sources
+        self.ops: list[Any] = [op for op in to_list(ops) if op is not None] if not isinstance(ops, NumpyOp) else [ops]
+        check_op_types([v for op in self.ops for v in all_values(op)], NumpyOp, "Pipeline")
+        for size in all_values(batch_size):
+            if not isinstance(size, int) or size < 1:
+                raise FastestValueError(f"Pipeline batch_size must be a positive int, received {size!r}.")
+        if num_process is not None and (not isinstance(num_process, int) or num_process < 0):
+            raise FastestValueError(f"Pipeline num_process must be an int >= 0 or None, received {num_process!r}.")
+        self.batch_size = batch_size
+        self.num_process = min(os.cpu_count() or 1, 16) if num_process is None else num_process
+        self._warned_pruned: set[str] = set()
+        if any(isinstance(v, DataLoader) for m in self.data.values() for s in m.values() for v in all_values(s)) and (
+                self.ops or batch_size is not None):
+            warnings.warn("Pipeline: batch_size and ops apply only to Datasets, not to DataLoaders you pass in.",
+                          stacklevel=2)
+
+    # ----- what the Estimator asks ---------------------------------------------------------------------------
+    def get_modes(self, epoch: int | None = None) -> set[str]:
+        """Modes that have data (at ``epoch`` when given)."""
+        if epoch is None:
+            return set(self.data)
+        return {mode for mode in self.data if self.get_ds_ids(epoch, mode)}
+
+    def get_ds_ids(self, epoch: int, mode: str) -> list[str]:
+        """Dataset ids with data in ``mode`` at ``epoch``."""
+        sources = self.data.get(mode, {})
+        return [ds_id for ds_id, source in sources.items() if _resolve(source, epoch) is not None]
+
+    def get_scheduled_items(self, mode: str) -> list[Any]:
+        """Everything that may change by epoch (used to find the signature epochs)."""
+        return [*self.ops, self.batch_size, *self.data.get(mode, {}).values()]
+
+    def signature_epochs(self, total_epochs: int, mode: str) -> list[int]:
+        return signature_epochs(self.get_scheduled_items(mode), total_epochs)
+
+    def get_ops(self, mode: str, epoch: int = 1, ds_id: str = "") -> tuple[list[NumpyOp], Batch, list[NumpyOp]]:
+        """The ops for (mode, epoch, ds_id), split into per-sample ops, the Batch op and per-batch ops."""
+        ops = get_current_items(self.ops, mode, epoch, ds_id)
+        batch_ops = [i for i, op in enumerate(ops) if isinstance(op, Batch)]
+        if len(batch_ops) > 1:
+            raise FastestValueError(
+                f"Pipeline: {len(batch_ops)} Batch ops apply to mode {mode!r}, epoch {epoch}, ds_id {ds_id!r}; "
+                "give at most one per combination (use mode= or ds_id= to separate them)."
+            )
+        if not batch_ops:
+            size = _resolve(self.batch_size, epoch)
+            return ops, Batch(batch_size=size), []
+        index = batch_ops[0]
+        batch_op = ops[index]
+        if batch_op.batch_size is None:
+            batch_op = Batch(_resolve(self.batch_size, epoch), batch_op.drop_last, batch_op.pad_value,
+                             batch_op.collate_fn)
+        return ops[:index], batch_op, ops[index + 1:]
+
+    def get_source(self, mode: str, epoch: int = 1, ds_id: str = "") -> Dataset | DataLoader:
+        if mode not in self.data:
+            raise FastestKeyError(f"Pipeline has no data for mode {mode!r}; it has data for {sorted(self.data)}.")
+        if ds_id not in self.data[mode]:
+            raise FastestKeyError(
+                f"Pipeline has no dataset {ds_id!r} in mode {mode!r}; dataset ids there: {sorted(self.data[mode])}."
+            )
+        source = _resolve(self.data[mode][ds_id], epoch)
+        if source is None:
+            raise FastestKeyError(f"Pipeline has no {mode} data for dataset {ds_id!r} at epoch {epoch} (scheduled None).")
+        return source
+
+    def get_loader(self, mode: str, epoch: int = 1, ds_id: str = "", shuffle: bool | None = None,
+                   output_keys: Iterable[str] | None = None, steps_per_epoch: int | None = None,
+                   num_process: int | None = None) -> DataLoader:
+        """A DataLoader of batch dicts for (mode, epoch, ds_id).
+
+        Args:
+            mode: "train", "eval", "test" or "infer".
+            epoch: Epoch whose schedules apply.
+            ds_id: Dataset id ('' for a single dataset).
+            shuffle: Shuffle the samples; default True in "train" only.
+            output_keys: Keep only these keys (the others are dropped before collation).
+            steps_per_epoch: With shuffling, draw enough samples for this many batches (the data is
+                passed again when the epoch is longer than the dataset).
+            num_process: Override the Pipeline's worker count.
+        """
+        source = self.get_source(mode, epoch, ds_id)
+        if isinstance(source, DataLoader):
+            return source
+        state = {"mode": mode, "epoch": epoch, "ds_id": ds_id}
+        sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
+        keep = self._keep_keys(output_keys, mode, epoch, ds_id)
+        dataset = OpDataset(source, sample_ops, state, keep)
+        shuffle = mode == "train" if shuffle is None else shuffle
+        size = batch_op.batch_size
+        if shuffle:
+            wanted = steps_per_epoch * size if (steps_per_epoch and size) else None
+            sampler: Any = RandomSampler(dataset, num_samples=max(wanted, len(dataset)) if wanted else None)
+        else:
+            sampler = SequentialSampler(dataset)
+        workers = self.num_process if num_process is None else num_process
+        return DataLoader(dataset, batch_size=size, sampler=sampler, drop_last=batch_op.drop_last if size else False,
+                          num_workers=workers, collate_fn=Collator(batch_op, batch_ops, state),
+                          persistent_workers=workers > 0)
+
+    def _keep_keys(self, output_keys: Iterable[str] | None, mode: str, epoch: int, ds_id: str) -> frozenset[str] | None:
+        if output_keys is None:
+            return None
+        keep = frozenset(output_keys)
+        produced = self.produced_keys(mode, epoch, ds_id)
+        pruned = sorted(produced - keep - self._warned_pruned)
+        if pruned:
+            self._warned_pruned.update(pruned)
+            warnings.warn(
+                f"Pipeline: dropping key(s) {pruned} in mode {mode!r} because no Network op or Trace reads them. "
+                "Declare them as inputs of a TensorOp or Trace to keep them.", stacklevel=3)
+        return keep
+
+    def produced_keys(self, mode: str, epoch: int = 1, ds_id: str = "") -> set[str]:
+        """The keys of a batch before pruning: the dataset's keys plus the ops' outputs, minus deleted keys."""
+        source = self.get_source(mode, epoch, ds_id)
+        keys = set(peek_keys(source))
+        for op in get_current_items(self.ops, mode, epoch, ds_id):
+            if getattr(op, "deletes", False):
+                keys -= set(op.inputs)
+            else:
+                keys |= set(op.outputs)
+        return keys
+
+    # ----- user helpers --------------------------------------------------------------------------------------
+    def get_results(self, mode: str = "train", epoch: int = 1, ds_id: str = "", num_steps: int = 1,
+                    shuffle: bool = False) -> dict[str, Any] | list[dict[str, Any]]:
+        """One batch (or a list of ``num_steps`` batches), computed in this process, to inspect the data."""
+        loader = self.get_loader(mode, epoch, ds_id, shuffle=shuffle, num_process=0)
+        batches = []
+        for batch in loader:
+            batches.append(batch)
+            if len(batches) >= num_steps:
+                break
+        return batches[0] if num_steps == 1 else batches
+
+    def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
+        """Run one sample through the ops and return it as a batch of one (numpy arrays).
+
+        >>> import numpy as np
+        >>> from fastest.op.numpyop.univariate import ExpandDims
+        >>> out = Pipeline(ops=[ExpandDims("x", "x", axis=0)]).transform({"x": np.zeros((8, 8))}, mode="infer")
+        >>> out["x"].shape
+        (1, 1, 8, 8)
+        """
+        if mode not in MODES:
+            raise FastestValueError(f"Pipeline.transform: mode must be one of {list(MODES)}, received {mode!r}.")
+        state = {"mode": mode, "epoch": epoch, "ds_id": ds_id}
+        sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
+        sample = run_ops(sample_ops, dict(data), state)
+        batch = Collator(batch_op, batch_ops, state)([sample])
+        return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def _resolve(item: Any, epoch: int) -> Any:
+    return item.get_current_value(epoch) if isinstance(item, Scheduler) else item
+
+
+def peek_keys(source: Dataset | DataLoader) -> list[str]:
+    """The keys of the first sample (or first batch of a DataLoader)."""
+    first = next(iter(source)) if isinstance(source, DataLoader) else source[0]
+    if not isinstance(first, Mapping):
+        raise FastestTypeError(
+            f"{type(source).__name__} yields {type(first).__name__}; Pipeline data must be dicts such as "
+            "{'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
+        )
+    return list(first)

@@ -1,0 +1,138 @@
+"""Traces the Estimator adds by itself: training logs, eval loss averages, and the logger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from fastest.trace.trace import Data, Trace
+
+
+def to_number(value: Any) -> Any:
+    """A host value for logs: 0-d tensors → float, other tensors → numpy arrays."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        return value.item() if value.numel() == 1 else value.cpu().numpy()
+    return value
+
+
+class TrainEssential(Trace):
+    """Writes the monitored keys (losses …) and ``steps/sec`` at every log step; times each epoch."""
+
+    def __init__(self, monitor_names: Iterable[str]) -> None:
+        names = sorted(set(monitor_names))
+        super().__init__(inputs=names, outputs=[*names, "steps/sec", "epoch_time(sec)"], mode="train")
+        self.monitor_names = names
+
+    def on_begin(self, data: Data) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, data: Data) -> None:
+        self.epoch_start = self.last_log_time = time.perf_counter()
+        self.last_log_step = self.system.global_step
+
+    def on_batch_end(self, data: Data) -> None:
+        log_steps = self.system.log_steps
+        step = self.system.global_step
+        if not log_steps or (step % log_steps != 0 and step != 1):
+            return
+        for key in self.monitor_names:
+            if key in data:
+                data.write_with_log(key, data[key])
+        now = time.perf_counter()
+        data.write_with_log("steps/sec", round((step - self.last_log_step) / max(now - self.last_log_time, 1e-9), 2))
+        self.last_log_time, self.last_log_step = now, step
+
+    def on_epoch_end(self, data: Data) -> None:
+        data.write_with_log("epoch_time(sec)", round(time.perf_counter() - self.epoch_start, 2))
+
+    def on_end(self, data: Data) -> None:
+        data.write_with_log("total_time(sec)", round(time.perf_counter() - self.start, 2))
+
+
+class EvalEssential(Trace):
+    """Averages the monitored keys (losses) over each eval or test epoch, overall and per dataset."""
+
+    def __init__(self, monitor_names: Iterable[str], mode: str | Iterable[str] = ("eval", "test")) -> None:
+        names = sorted(set(monitor_names))
+        super().__init__(inputs=names, outputs=names, mode=mode)
+        self.monitor_names = names
+
+    def on_epoch_begin(self, data: Data) -> None:
+        self.sums: dict[str, dict[str, Any]] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def on_batch_end(self, data: Data) -> None:
+        ds_sums = self.sums.setdefault(self.system.ds_id, {})
+        ds_counts = self.counts.setdefault(self.system.ds_id, {})
+        for key in self.monitor_names:
+            if key in data:
+                value = data[key]
+                value = value.detach().float().mean() if isinstance(value, torch.Tensor) else float(np.mean(value))
+                ds_sums[key] = ds_sums[key] + value if key in ds_sums else value
+                ds_counts[key] = ds_counts.get(key, 0) + 1
+
+    def on_epoch_end(self, data: Data) -> None:
+        for key in self.monitor_names:
+            total = [(self.sums[ds][key], self.counts[ds][key]) for ds in self.sums if key in self.sums[ds]]
+            if not total:
+                continue
+            data.write_with_log(key, to_number(sum(s for s, _ in total)) / sum(c for _, c in total))
+            if len(self.sums) > 1:
+                for ds, sums in self.sums.items():
+                    if key in sums:
+                        data.write_with_log(f"{key}|{ds}", to_number(sums[key]) / self.counts[ds][key])
+
+
+class Logger(Trace):
+    """Records every logged value in the Summary and prints one line per log (when ``verbose``)."""
+
+    def __init__(self, verbose: bool = True) -> None:
+        super().__init__(inputs="*")
+        self.verbose = verbose
+
+    def on_begin(self, data: Data) -> None:
+        if self.verbose and self.system.is_chief:
+            mode = "Test" if self.system.mode == "test" else "Start"
+            print(f"fastest-{mode}: step: {self.system.global_step}; total epochs: {self.system.total_epochs}",
+                  flush=True)
+
+    def on_batch_end(self, data: Data) -> None:
+        if data.maps[0]:
+            self._log(data)
+
+    def on_epoch_end(self, data: Data) -> None:
+        self._log(data, epoch=True)
+
+    def on_end(self, data: Data) -> None:
+        logs = self._record(data)
+        if self.verbose and self.system.is_chief:
+            extra = "".join(f" {k}: {_fmt(v)};" for k, v in logs.items())
+            print(f"fastest-Finish: step: {self.system.global_step};{extra}", flush=True)
+
+    def _record(self, data: Data) -> dict[str, Any]:
+        logs = {key: to_number(value) for key, value in data.maps[0].items()}
+        for key, value in logs.items():
+            self.system.write_summary(key, value)
+        return logs
+
+    def _log(self, data: Data, epoch: bool = False) -> None:
+        logs = self._record(data)
+        if not (self.verbose and self.system.is_chief and logs):
+            return
+        head = f"fastest-{self.system.mode.capitalize()}: step: {self.system.global_step};"
+        if epoch:
+            head += f" epoch: {self.system.epoch_idx};"
+        print(head + "".join(f" {k}: {_fmt(v)};" for k, v in logs.items()), flush=True)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, precision=4, separator=",", threshold=20).replace("\n", "")
+    return str(value)

@@ -1,0 +1,81 @@
+"""System: the run state every trace sees as ``self.system``.
+
+fastest keeps its own counters. One step is one batch, whatever the number of optimizers
+(Lightning's ``trainer.global_step`` counts optimizer steps in manual optimization).
+``epoch_idx``, ``batch_idx`` and ``global_step`` are 1-based, like FastEstimator.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastest.summary.summary import Summary
+
+if TYPE_CHECKING:
+    from fastest.network import Network
+    from fastest.pipeline import Pipeline
+    from fastest.trace.trace import Trace
+
+
+class System:
+    """Counters, mode and shared objects of a run.
+
+    Attributes:
+        mode: "train", "eval" or "test" (the mode of the current event).
+        ds_id: Dataset id of the current batch ('' for a single dataset).
+        epoch_idx: Current epoch, 1-based.
+        batch_idx: Batch within the current epoch and mode, 1-based.
+        global_step: Training batches so far (eval batches do not count).
+        total_epochs: Epochs of ``fit``.
+        train_steps_per_epoch: Batches per training epoch, when known.
+        eval_steps_per_epoch: Batches per eval epoch, when known.
+        log_steps: Log interval in training steps (None: no log lines).
+        stop_training: Set True from a trace to stop after the current step.
+        summary: The :class:`~fastest.summary.summary.Summary` the run writes its logs to.
+        global_rank: Process rank under a distributed strategy (0 alone); only rank 0 writes files.
+        world_size: Number of processes.
+    """
+
+    def __init__(self, network: Network, pipeline: Pipeline, traces: list[Trace], total_epochs: int,
+                 train_steps_per_epoch: int | None = None, eval_steps_per_epoch: int | None = None,
+                 log_steps: int | None = 100) -> None:
+        self.network = network
+        self.pipeline = pipeline
+        self.traces = traces
+        self.total_epochs = total_epochs
+        self.train_steps_per_epoch = train_steps_per_epoch
+        self.eval_steps_per_epoch = eval_steps_per_epoch
+        self.log_steps = log_steps
+        self.global_rank = 0
+        self.world_size = 1
+        self.reset()
+
+    def reset(self, summary_name: str | None = None) -> None:
+        """Fresh counters and Summary for a new ``fit``."""
+        self.mode = "train"
+        self.ds_id = ""
+        self.epoch_idx = 0
+        self.batch_idx = 0
+        self.global_step = 0
+        self.stop_training = False
+        self.summary = Summary(summary_name)
+        self.experiment_time = time.strftime("%Y-%m-%d-%H-%M-%S")
+
+    def reset_for_test(self, summary_name: str | None = None) -> None:
+        """Keep the counters of ``fit`` (test logs land at the last training step)."""
+        self.mode = "test"
+        self.ds_id = ""
+        self.batch_idx = 0
+        self.stop_training = False
+        if summary_name is not None:
+            self.summary.name = summary_name
+
+    @property
+    def is_chief(self) -> bool:
+        """True in the process that writes logs and files (rank 0)."""
+        return self.global_rank == 0
+
+    def write_summary(self, key: str, value: Any) -> None:
+        """Record ``value`` under the current mode and step in the Summary."""
+        self.summary.history[self.mode][key][self.global_step] = value
