@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from fastest._lazy import lazy_submodules
 from fastest.estimator import Estimator, enable_deterministic
 from fastest.network import Network, build
 from fastest.pipeline import Pipeline
@@ -17,11 +15,4 @@ from fastest.pipeline import Pipeline
 __version__ = "0.1.0"
 __all__ = ["Estimator", "Network", "Pipeline", "build", "enable_deterministic"]
 
-_SUBMODULES = {"architecture", "backend", "dataset", "errors", "lightning", "op", "schedule", "summary", "testing",
-               "trace"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"fastest.{name}")
-    raise AttributeError(f"module 'fastest' has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__)

@@ -6,7 +6,7 @@ Probability inputs are clipped to ``[1e-7, 1 - 1e-7]`` before the log, like Fast
 >>> import torch
 >>> y_pred = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
 >>> round(float(sparse_categorical_crossentropy(y_pred, torch.tensor([0, 1]))), 4)
-0.164
+0.1643
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ def _reduce(per_sample: torch.Tensor, average_loss: bool) -> torch.Tensor:
 def _class_weight_tensor(class_weights: Mapping[int, float] | None, labels: torch.Tensor) -> torch.Tensor | None:
     if not class_weights:
         return None
-    size = max(max(class_weights) + 1, 1)
-    table = torch.ones(size, device=labels.device)
+    weights = torch.ones(labels.shape, device=labels.device)
     for cls, weight in class_weights.items():
-        table[cls] = weight
-    return table[labels.long()]
+        weights = torch.where(labels == cls, torch.as_tensor(weight, device=labels.device), weights)
+    return weights
 
 
 def _per_sample_mean(values: torch.Tensor) -> torch.Tensor:

@@ -174,7 +174,8 @@ class Estimator:
                     sort_traces(traces, available=keys, where=where)
                     for trace in traces:
                         needed[mode] |= {k for k in trace.inputs if k != "*"}
-                        seen_anywhere |= set(trace.outputs)
+                        if not isinstance(trace, (TrainEssential, EvalEssential)):  # they only echo monitored keys
+                            seen_anywhere |= set(trace.outputs)
                     seen_anywhere |= keys
         missing = sorted(self.monitor_names - seen_anywhere)
         if missing:
@@ -190,6 +191,7 @@ class Estimator:
         Random generator states and the models' buffers (e.g. batch-norm statistics) are restored.
         """
         buffers = [(b, b.detach().clone()) for m in self.network.models for b in m.buffers()]
+        flags = [(mod, mod.training) for m in self.network.models for mod in m.modules()]
         py_state, np_state = random.getstate(), np.random.get_state()
         try:
             with torch.random.fork_rng(devices=[]):
@@ -212,12 +214,14 @@ class Estimator:
             with torch.no_grad():
                 for buffer, saved in buffers:
                     buffer.copy_(saved)
+            for module, training in flags:
+                module.training = training
             for model in self.network.models:
                 for param in model.parameters():
                     param.grad = None
 
     # ----- running -------------------------------------------------------------------------------------------
-    def _precision(self) -> str | int | None:
+    def _precision(self) -> Any:
         precision = self.trainer_args["precision"]
         if precision is None and any(getattr(m, "mixed_precision", False) for m in self.network.models):
             precision = "16-mixed" if torch.cuda.is_available() else "bf16-mixed"

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -68,9 +67,9 @@ def build(
     ('linear', 'SGD', 0.01)
     """
     global _build_count
-    models = model_fn()
-    single = isinstance(models, nn.Module)
-    models = [models] if single else list(models)
+    built = model_fn()
+    single = isinstance(built, nn.Module)
+    models: list[Any] = [built] if single else list(built)  # type: ignore[arg-type]
     count = len(models)
 
     def per_model(value: Any, name: str) -> list[Any]:
@@ -84,6 +83,7 @@ def build(
     optimizers = per_model(optimizer_fn, "optimizer_fn")
     weights = per_model(weights_path, "weights_path")
     names = per_model(model_name, "model_name") if model_name is not None else [None] * count
+    model: Any
     for model, opt_fn, weight, name in zip(models, optimizers, weights, names):
         if not isinstance(model, nn.Module):
             raise FastestTypeError(f"fe.build: model_fn must return torch nn.Module(s), received {type(model).__name__}.")
@@ -94,12 +94,12 @@ def build(
             from fastest.backend import load_model
 
             load_model(model, weight)
-        model.model_name = name
-        model.optimizer = _make_optimizer(opt_fn, model, name)
-        model.current_optimizer = model.optimizer if not isinstance(model.optimizer, Scheduler) else None
-        model.mixed_precision = mixed_precision
-        model.loss_name = set()
-        model.fe_compiled = True
+        optimizer = _make_optimizer(opt_fn, model, name)
+        attributes = {"model_name": name, "optimizer": optimizer, "mixed_precision": mixed_precision,
+                      "current_optimizer": None if isinstance(optimizer, Scheduler) else optimizer,
+                      "loss_name": set(), "fe_compiled": True}
+        for key, value in attributes.items():
+            setattr(model, key, value)
     return models[0] if single else models
 
 
@@ -152,7 +152,7 @@ class TorchUpdater:
             loss.backward(inputs=params, retain_graph=retain_graph)
 
     def step(self, model: nn.Module) -> None:
-        optimizer = model.current_optimizer
+        optimizer: Any = model.current_optimizer
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -179,7 +179,7 @@ class Network:
     >>> from fastest.op.tensorop.model import ModelOp
     >>> model = fe.build(lambda: nn.Linear(3, 2), optimizer_fn="adam")
     >>> net = fe.Network(ops=[ModelOp(model=model, inputs="x", outputs="y_pred")])
-    >>> out = net.transform({"x": np.ones((4, 3), dtype=np.float32)}, mode="infer")
+    >>> out = net.transform({"x": torch.ones(4, 3)}, mode="infer")
     >>> out["y_pred"].shape
     (4, 2)
     """
@@ -191,13 +191,13 @@ class Network:
         check_op_types([v for op in self.ops for v in all_values(op)], TensorOp, "Network")
         self.pops: list[Any] = [op for op in to_list(pops) if op is not None] if not isinstance(pops, NumpyOp) else [pops]
         check_op_types([v for op in self.pops for v in all_values(op)], NumpyOp, "Network pops")
-        self.models: list[nn.Module] = []
+        self.models: list[Any] = []
         for op in self.ops:
             for value in all_values(op):
                 for model in value.get_fe_models():
                     if all(model is not m for m in self.models):
                         self.models.append(model)
-        names: dict[str, nn.Module] = {}
+        names: dict[str, Any] = {}
         for model in self.models:
             key = model.model_name.lower()
             if key in names:

@@ -61,6 +61,7 @@ class FastestModule(pl.LightningModule):
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers: list[torch.optim.Optimizer] = []
+        model: Any
         for model in self.network.models:
             values = model.optimizer.get_all_values() if hasattr(model.optimizer, "get_all_values") else [model.optimizer]
             optimizers.extend(o for o in values if o is not None and all(o is not seen for seen in optimizers))

@@ -32,6 +32,8 @@ def quiet_lightning() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
         warnings.filterwarnings("ignore", message=".*that has `shuffle=True`.*")
+        warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")
+        warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
         try:
             yield
         finally:
@@ -77,7 +79,7 @@ def trainer_kwargs(estimator: Estimator) -> dict[str, Any]:
         **args,
         max_epochs=estimator.epochs,
         limit_train_batches=estimator.train_steps_per_epoch or 1.0,
-        limit_val_batches=estimator.eval_steps_per_epoch or 1.0,
+        limit_val_batches=(estimator.eval_steps_per_epoch or 1.0) if "eval" in estimator.pipeline.data else 0,
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,

@@ -16,7 +16,7 @@ MODES = ("train", "eval", "test", "infer")
 _FORBIDDEN_KEY_CHARS = (":", ";")
 
 
-def to_list(keys: str | Iterable[str] | None) -> list[str]:
+def to_list(keys: Any) -> list[Any]:
     """Keys as a list: None → [], "x" → ["x"], ("x", "y") → ["x", "y"]."""
     if keys is None:
         return []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from torch import nn
 
@@ -72,4 +71,4 @@ class BestModelSaver(Trace):
                 print(f"fastest-BestModelSaver: restored {self.model.model_name} from {self.model_path}", flush=True)
 
 
-__all__: Iterable[str] = ["BestModelSaver"]
+__all__ = ["BestModelSaver"]

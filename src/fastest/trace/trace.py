@@ -19,7 +19,13 @@ from collections import ChainMap
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from fastest.errors import FastestError, FastestKeyError, FastestValueError, closest_match, missing_key_message
+from fastest.errors import (
+    FastestError,
+    FastestKeyError,
+    FastestValueError,
+    closest_match,
+    missing_key_message,
+)
 from fastest.op.op import DsIdFilter, _check_keys, parse_modes, to_list, where_error
 
 if TYPE_CHECKING:

@@ -130,7 +130,7 @@ def _stack(values: list[Any], pad_value: float | None) -> Any:
         shape = np.max([a.shape for a in arrays], axis=0)
         padded = np.full((len(arrays), *shape), pad_value, dtype=arrays[0].dtype)
         for i, a in enumerate(arrays):
-            padded[(i, *tuple(slice(0, n) for n in a.shape))] = a
+            padded[(i,) + tuple(slice(0, n) for n in a.shape)] = a
         return padded
     try:
         return np.stack(arrays)

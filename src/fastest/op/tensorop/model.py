@@ -153,7 +153,7 @@ class UpdateOp(TensorOp):
         self.merge_grad = merge_grad
         self.defer = defer
         self._accumulated = 0
-        model.loss_name.add(loss_name)
+        model.loss_name.add(loss_name)  # type: ignore[operator, arg-type]
 
     def get_fe_models(self) -> list[nn.Module]:
         return [self.model]

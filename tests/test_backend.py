@@ -1,0 +1,42 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import fastest as fe
+from fastest import backend
+from fastest.errors import FastestValueError
+
+
+def test_losses_match_torch():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(8, 3), torch.randint(0, 3, (8,))
+    probs = torch.softmax(logits, -1)
+    assert torch.allclose(backend.sparse_categorical_crossentropy(logits, labels, from_logits=True),
+                          F.cross_entropy(logits, labels), atol=1e-6)
+    assert torch.allclose(backend.categorical_crossentropy(probs, F.one_hot(labels, 3).float()),
+                          F.cross_entropy(logits, labels), atol=1e-5)
+    p, y = torch.rand(8, 1).clamp(0.01, 0.99), torch.randint(0, 2, (8, 1)).float()
+    assert torch.allclose(backend.binary_crossentropy(p, y), F.binary_cross_entropy(p, y), atol=1e-6)
+    assert backend.binary_crossentropy(p, y, average_loss=False).shape == (8,)
+    assert torch.allclose(backend.mean_squared_error(p, y), F.mse_loss(p, y))
+
+
+def test_get_and_set_lr():
+    model = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="adam")
+    assert backend.get_lr(model) == pytest.approx(1e-3)
+    backend.set_lr(model, 0.05)
+    assert backend.get_lr(model) == pytest.approx(0.05)
+    with pytest.raises(FastestValueError, match="has no optimizer"):
+        backend.get_lr(nn.Linear(1, 1))
+
+
+def test_save_and_load_model(tmp_path):
+    model = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="adam", model_name="m")
+    path = backend.save_model(model, str(tmp_path), save_optimizer=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m_opt.pt"]
+    other = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="adam", model_name="other")
+    backend.load_model(other, path, load_optimizer=True)
+    assert torch.equal(other.weight, model.weight)
+    with pytest.raises(FileNotFoundError, match="No weights file"):
+        backend.load_model(other, str(tmp_path / "missing.pt"))

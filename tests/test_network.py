@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import fastest as fe
+from fastest.errors import FastestTypeError, FastestValueError
+from fastest.op.numpyop.univariate import Minmax
+from fastest.op.tensorop import Delete, LambdaOp
+from fastest.op.tensorop.loss import CrossEntropy, MeanSquaredError
+from fastest.op.tensorop.model import ModelOp, UpdateOp
+
+
+@pytest.mark.parametrize(("name", "cls"), [("adam", torch.optim.Adam), ("sgd", torch.optim.SGD),
+                                           ("rmsprop", torch.optim.RMSprop), ("adadelta", torch.optim.Adadelta),
+                                           ("adagrad", torch.optim.Adagrad), ("adamax", torch.optim.Adamax)])
+def test_build_optimizer_strings(name, cls):
+    model = fe.build(lambda: nn.Linear(2, 2), optimizer_fn=name)
+    assert isinstance(model.optimizer, cls) and model.fe_compiled and model.loss_name == set()
+
+
+def test_build_callable_several_models_and_names():
+    a, b = fe.build(lambda: [nn.Linear(2, 2), nn.Linear(2, 1)],
+                    optimizer_fn=[lambda p: torch.optim.SGD(p, lr=0.3), None], model_name=["a", "b"])
+    assert a.optimizer.param_groups[0]["lr"] == 0.3 and b.optimizer is None
+    assert (a.model_name, b.model_name) == ("a", "b")
+
+
+def test_build_loads_weights(tmp_path):
+    source = nn.Linear(2, 2)
+    torch.save(source.state_dict(), tmp_path / "w.pt")
+    model = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="adam", weights_path=str(tmp_path / "w.pt"))
+    assert torch.equal(model.weight, source.weight)
+
+
+def test_build_errors():
+    with pytest.raises(FastestValueError, match="unknown optimizer 'adamw2'"):
+        fe.build(lambda: nn.Linear(2, 2), optimizer_fn="adamw2")
+    with pytest.raises(FastestTypeError, match="must return a torch.optim.Optimizer"):
+        fe.build(lambda: nn.Linear(2, 2), optimizer_fn=lambda p: "adam")
+    with pytest.raises(FastestValueError, match="returned 2 model\\(s\\) but optimizer_fn has 3 entries"):
+        fe.build(lambda: [nn.Linear(1, 1), nn.Linear(1, 1)], optimizer_fn=["sgd", "sgd", "sgd"])
+    with pytest.raises(FastestTypeError, match="must return torch nn.Module"):
+        fe.build(lambda: "model", optimizer_fn="sgd")
+
+
+def test_model_names_must_be_unique_ignoring_case():
+    a = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="sgd", model_name="Net")
+    b = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="sgd", model_name="net")
+    with pytest.raises(FastestValueError, match="two different models are named 'net'"):
+        fe.Network([ModelOp(model=a, inputs="x", outputs="y1"), ModelOp(model=b, inputs="x", outputs="y2")])
+
+
+def test_network_rejects_numpy_ops():
+    with pytest.raises(FastestTypeError, match="expects TensorOps. Move it to the Pipeline"):
+        fe.Network([Minmax("x", "x")])
+
+
+def test_transform_runs_ops_for_the_mode_and_returns_numpy(tiny_model):
+    net = fe.Network([ModelOp(model=tiny_model, inputs="x", outputs="y_pred"),
+                      CrossEntropy(inputs=["y_pred", "y"], outputs="ce"),
+                      LambdaOp(fn=lambda p: p.argmax(-1), inputs="y_pred", outputs="label", mode="infer")])
+    x = np.random.rand(5, 4).astype(np.float32)
+    infer = net.transform({"x": x}, mode="infer")
+    assert sorted(infer) == ["label", "x", "y_pred"] and infer["y_pred"].shape == (5, 2)
+    evals = net.transform({"x": x, "y": np.zeros(5, dtype=np.int64)}, mode="eval")
+    assert "ce" in evals and "label" not in evals and np.ndim(evals["ce"]) == 0
+    assert net.get_loss_keys() == set()
+
+
+def test_tensor_delete_and_loss_keys(tiny_model):
+    net = fe.Network([ModelOp(model=tiny_model, inputs="x", outputs="y_pred"),
+                      CrossEntropy(inputs=["y_pred", "y"], outputs="ce"), Delete("y_pred"),
+                      UpdateOp(model=tiny_model, loss_name="ce")])
+    out = net.transform({"x": np.ones((2, 4), np.float32), "y": np.zeros(2, np.int64)}, mode="eval")
+    assert "y_pred" not in out and net.get_loss_keys() == {"ce"}
+
+
+def test_plan_marks_retain_graph_and_defers_a_trailing_update_block():
+    g = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="sgd", model_name="gen")
+    d = fe.build(lambda: nn.Linear(2, 1), optimizer_fn="sgd", model_name="disc")
+    ops = [ModelOp(model=g, inputs="z", outputs="fake"), ModelOp(model=d, inputs="fake", outputs="score"),
+           LambdaOp(fn=lambda s: s.mean(), inputs="score", outputs="g_loss"),
+           LambdaOp(fn=lambda s: -s.mean(), inputs="score", outputs="d_loss"),
+           UpdateOp(model=g, loss_name="g_loss"), UpdateOp(model=d, loss_name="d_loss")]
+    net = fe.Network(ops)
+    plan = net.plan("train")
+    assert plan.retain_graph == [False, False, False, False, True, False]
+    assert plan.defer_from == 4 and plan.needs_grad
+    eval_plan = net.plan("eval")
+    assert not eval_plan.needs_grad and len(eval_plan.ops) == 4
+
+    # deferred: both models get gradients of the same graph before either steps
+    g_before = [p.detach().clone() for p in g.parameters()]
+    d_before = [p.detach().clone() for p in d.parameters()]
+    net.transform({"z": np.ones((3, 2), np.float32)}, mode="train")
+    assert all(not torch.equal(a, b) for a, b in zip(g_before, g.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(d_before, d.parameters()))
+
+
+def test_deferred_updates_use_pre_step_weights():
+    """With deferral, d's gradient is computed against the graph before g stepped (FE semantics)."""
+    torch.manual_seed(0)
+    g = fe.build(lambda: nn.Linear(1, 1, bias=False), optimizer_fn=lambda p: torch.optim.SGD(p, lr=1.0), model_name="g2")
+    d = fe.build(lambda: nn.Linear(1, 1, bias=False), optimizer_fn=lambda p: torch.optim.SGD(p, lr=1.0), model_name="d2")
+    with torch.no_grad():
+        g.weight.fill_(2.0)
+        d.weight.fill_(3.0)
+    net = fe.Network([ModelOp(model=g, inputs="z", outputs="f"), ModelOp(model=d, inputs="f", outputs="s"),
+                      MeanSquaredError(inputs=["s", "t"], outputs="loss"),
+                      UpdateOp(model=g, loss_name="loss"), UpdateOp(model=d, loss_name="loss")])
+    net.transform({"z": np.ones((1, 1), np.float32), "t": np.zeros((1, 1), np.float32)}, mode="train")
+    # loss = (d*g*z)^2 = 36; dL/dg = 2*6*3 = 36; dL/dd = 2*6*2 = 24
+    assert g.weight.item() == pytest.approx(2.0 - 36.0)
+    assert d.weight.item() == pytest.approx(3.0 - 24.0)

@@ -1,0 +1,124 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import fastest as fe
+from fastest.dataset import NumpyDataset
+from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
+from fastest.op.numpyop import Batch, Delete, LambdaOp
+from fastest.op.numpyop.univariate import ExpandDims, Minmax
+from fastest.op.tensorop.loss import CrossEntropy
+
+
+def make_data(n: int = 10) -> NumpyDataset:
+    return NumpyDataset({"x": np.arange(n * 4, dtype=np.float32).reshape(n, 2, 2), "y": np.arange(n), "id": np.arange(n)})
+
+
+def test_batches_have_the_batch_size_and_op_results():
+    pipeline = fe.Pipeline(train_data=make_data(), batch_size=4, num_process=0,
+                           ops=[ExpandDims("x", "x", axis=0), Minmax("x", "x")])
+    batch = pipeline.get_results()
+    assert batch["x"].shape == (4, 1, 2, 2) and batch["x"].dtype == torch.float32
+    assert torch.equal(batch["y"], torch.arange(4))
+    assert batch["x"].amin().item() == 0.0 and batch["x"].amax().item() == 1.0
+
+
+def test_get_results_several_steps_and_last_partial_batch():
+    batches = fe.Pipeline(train_data=make_data(10), batch_size=4, num_process=0).get_results(num_steps=3)
+    assert [len(b["y"]) for b in batches] == [4, 4, 2]
+
+
+def test_train_loader_shuffles_and_eval_loader_keeps_order():
+    data = make_data(64)
+    pipeline = fe.Pipeline(train_data=data, eval_data=data, batch_size=64, num_process=0)
+    train_ids = next(iter(pipeline.get_loader("train")))["y"]
+    eval_ids = next(iter(pipeline.get_loader("eval")))["y"]
+    assert not torch.equal(train_ids, torch.arange(64)) and sorted(train_ids.tolist()) == list(range(64))
+    assert torch.equal(eval_ids, torch.arange(64))
+
+
+def test_ops_respect_mode():
+    pipeline = fe.Pipeline(train_data=make_data(), eval_data=make_data(), batch_size=2, num_process=0,
+                           ops=[LambdaOp(fn=lambda y: y * 0, inputs="y", outputs="y", mode="train")])
+    assert pipeline.get_results("train")["y"].sum() == 0
+    assert pipeline.get_results("eval")["y"].tolist() == [0, 1]
+
+
+def test_unneeded_keys_are_dropped_before_collation_with_one_warning():
+    pipeline = fe.Pipeline(train_data=make_data(), batch_size=2, num_process=0)
+    with pytest.warns(UserWarning, match=r"dropping key\(s\) \['id'\]"):
+        loader = pipeline.get_loader("train", output_keys={"x", "y"})
+    assert sorted(next(iter(loader))) == ["x", "y"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pipeline.get_loader("train", output_keys={"x", "y"})  # warned once only
+
+
+def test_delete_removes_keys():
+    pipeline = fe.Pipeline(train_data=make_data(), batch_size=2, num_process=0, ops=[Delete("id")])
+    assert sorted(pipeline.get_results()) == ["x", "y"]
+    assert pipeline.produced_keys("train") == {"x", "y"}
+
+
+def test_batch_op_controls_batch_size_per_mode():
+    pipeline = fe.Pipeline(train_data=make_data(), eval_data=make_data(), batch_size=5, num_process=0,
+                           ops=[Batch(batch_size=2, mode="train"),
+                                LambdaOp(fn=lambda y: y + 100, inputs="y", outputs="y")])
+    assert pipeline.get_results("train")["y"].tolist() == [100, 101]
+    assert pipeline.get_results("eval")["y"].tolist() == [100, 101, 102, 103, 104]
+
+
+def test_transform_returns_a_batch_of_one_as_numpy():
+    pipeline = fe.Pipeline(ops=[ExpandDims("x", "x", axis=0), Minmax("x", "x")])
+    out = pipeline.transform({"x": np.array([[0.0, 2.0], [4.0, 8.0]], dtype=np.float32)}, mode="infer")
+    assert isinstance(out["x"], np.ndarray) and out["x"].shape == (1, 1, 2, 2)
+    np.testing.assert_allclose(out["x"][0, 0], [[0, 0.25], [0.5, 1.0]])
+
+
+def test_worker_processes_give_the_same_batches():
+    data = make_data(12)
+    ops = [ExpandDims("x", "x", axis=0), Minmax("x", "x")]
+    single = fe.Pipeline(eval_data=data, batch_size=4, ops=ops, num_process=0)
+    multi = fe.Pipeline(eval_data=data, batch_size=4, ops=ops, num_process=2)
+    for a, b in zip(single.get_loader("eval"), multi.get_loader("eval")):
+        assert torch.equal(a["x"], b["x"]) and torch.equal(a["y"], b["y"])
+
+
+def test_steps_per_epoch_longer_than_the_data_passes_it_again():
+    loader = fe.Pipeline(train_data=make_data(10), batch_size=4, num_process=0).get_loader("train", steps_per_epoch=5)
+    ids = torch.cat([b["y"] for b in loader])
+    assert len(ids) == 20 and sorted(ids[:10].tolist()) == list(range(10))
+
+
+def test_dataloaders_pass_through():
+    loader = DataLoader([{"x": torch.zeros(2)}] * 4, batch_size=2)
+    assert fe.Pipeline(train_data=loader).get_loader("train") is loader
+
+
+def test_pipeline_argument_errors():
+    with pytest.raises(FastestTypeError, match="expects NumpyOps. Move it to the Network"):
+        fe.Pipeline(train_data=make_data(), ops=[CrossEntropy(inputs=["a", "b"], outputs="c")])
+    with pytest.raises(FastestTypeError, match="expected a torch Dataset of dict samples"):
+        fe.Pipeline(train_data=np.zeros(3))
+    with pytest.raises(FastestValueError, match="batch_size must be a positive int"):
+        fe.Pipeline(train_data=make_data(), batch_size=0)
+    with pytest.raises(FastestValueError, match="dataset id 'a|b'"):
+        fe.Pipeline(train_data={"a|b": make_data()})
+
+
+def test_missing_mode_and_non_dict_samples():
+    pipeline = fe.Pipeline(train_data=make_data(), batch_size=2)
+    with pytest.raises(FastestKeyError, match=r"no data for mode 'eval'; it has data for \['train'\]"):
+        pipeline.get_results("eval")
+    bad = fe.Pipeline(train_data=torch.utils.data.TensorDataset(torch.zeros(4, 2)), batch_size=2, num_process=0)
+    with pytest.raises(FastestTypeError, match="must yield dict samples"):
+        bad.get_results()
+
+
+def test_two_batch_ops_for_one_mode_are_rejected():
+    pipeline = fe.Pipeline(train_data=make_data(), ops=[Batch(2), Batch(3)])
+    with pytest.raises(FastestValueError, match="2 Batch ops apply to mode 'train'"):
+        pipeline.get_results()
