@@ -122,3 +122,41 @@ def test_two_batch_ops_for_one_mode_are_rejected():
     pipeline = fe.Pipeline(train_data=make_data(), ops=[Batch(2), Batch(3)])
     with pytest.raises(FastestValueError, match="2 Batch ops apply to mode 'train'"):
         pipeline.get_results()
+
+
+def test_remove_if_with_replacement_keeps_the_epoch_length():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(train_data=make_data(10), batch_size=5, num_process=0,
+                           ops=[RemoveIf(fn=lambda y: y % 2 == 1, inputs="y")])
+    batches = pipeline.get_results(num_steps=2)
+    ids = torch.cat([b["y"] for b in batches])
+    assert len(ids) == 10 and all(i % 2 == 0 for i in ids.tolist())
+
+
+def test_remove_if_without_replacement_shortens_batches_and_empties_them():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(eval_data=make_data(10), batch_size=4, num_process=0,
+                           ops=[RemoveIf(fn=lambda y: y >= 2, replacement=False, inputs="y")])
+    sizes = [len(b.get("y", [])) for b in pipeline.get_loader("eval")]
+    assert sizes == [2, 0, 0]
+    assert pipeline.transform({"x": np.zeros((2, 2)), "y": 5, "id": 0}, mode="eval") == {}
+
+
+def test_batch_level_remove_if_drops_whole_batches():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(eval_data=make_data(8), num_process=0,
+                           ops=[Batch(batch_size=4), RemoveIf(fn=lambda y: y.max() > 5, replacement=False, inputs="y")])
+    assert [sorted(b) for b in pipeline.get_loader("eval")] == [["id", "x", "y"], []]
+
+
+def test_benchmark_prints_throughput_and_op_table(capsys):
+    pipeline = fe.Pipeline(train_data=make_data(16), batch_size=4, num_process=0,
+                           ops=[ExpandDims("x", "x", axis=0), Minmax("x", "x"), Batch(), Delete("id")])
+    results = pipeline.benchmark(num_steps=6, log_interval=3)
+    out = capsys.readouterr().out
+    assert "fastest-Benchmark (Train): step: 3; steps/sec:" in out and "step: 6;" in out
+    assert {"steps/sec", "ExpandDims", "Minmax", "<collate batch>", "Delete"} <= set(results)
+    assert "ms/visit" in out and results["steps/sec"] > 0

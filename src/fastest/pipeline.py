@@ -18,10 +18,20 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampl
 
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
-from fastest.op.op import MODES, check_op_types, run_op, to_list
+from fastest.op.op import MODES, check_op_types, gather_inputs, run_op, to_list
 from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
 
 DataSource = Dataset | DataLoader | Scheduler
+DS_ID_KEY = "__ds_id__"  # tags batches of multi-dataset training; the trace bridge removes it
+
+
+class Filtered:
+    """What ``run_ops`` returns for a sample (or batch) a ``RemoveIf`` op dropped."""
+
+    __slots__ = ("replacement",)
+
+    def __init__(self, replacement: bool) -> None:
+        self.replacement = replacement
 
 
 class OpDataset(Dataset):
@@ -44,14 +54,29 @@ class OpDataset(Dataset):
                 f"{type(self.dataset).__name__}[{index}] returned {type(sample).__name__}; Pipeline datasets must "
                 "yield dict samples such as {'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
             )
-        return run_ops(self.ops, dict(sample), self.state, self.keep_keys)
+        result = run_ops(self.ops, dict(sample), self.state, self.keep_keys)
+        for _ in range(1000):
+            if not isinstance(result, Filtered) or not result.replacement:
+                return result
+            index = int(np.random.randint(len(self)))
+            result = run_ops(self.ops, dict(self.dataset[index]), self.state, self.keep_keys)
+        raise FastestValueError(
+            f"RemoveIf dropped 1000 samples in a row in mode {self.state['mode']!r}; the filter removes (nearly) "
+            "everything. Loosen the RemoveIf condition."
+        )
 
 
 def run_ops(ops: list[NumpyOp], data: dict[str, Any], state: dict[str, Any],
-            keep_keys: frozenset[str] | None = None, method: str = "forward") -> dict[str, Any]:
-    """Run NumpyOps in order on one sample (or one batch with ``method='forward_batch'``)."""
+            keep_keys: frozenset[str] | None = None, method: str = "forward") -> Any:
+    """Run NumpyOps in order on one sample (or one batch with ``method='forward_batch'``).
+
+    Returns the data dict, or a :class:`Filtered` marker when a ``RemoveIf`` op dropped it.
+    """
     for op in ops:
-        if getattr(op, "deletes", False):
+        if getattr(op, "filters", False):
+            if op.should_remove(gather_inputs(op, data), state):
+                return Filtered(op.replacement)
+        elif getattr(op, "deletes", False):
             for key in op.inputs:
                 data.pop(key, None)
         else:
@@ -64,17 +89,29 @@ def run_ops(ops: list[NumpyOp], data: dict[str, Any], state: dict[str, Any],
 class Collator:
     """Turns a list of samples into a batch dict of tensors: stack (or the Batch op's rule), then batch ops."""
 
-    def __init__(self, batch_op: Batch, batch_ops: list[NumpyOp], state: dict[str, Any]) -> None:
+    def __init__(self, batch_op: Batch, batch_ops: list[NumpyOp], state: dict[str, Any], tag: bool = False) -> None:
         self.batch_op = batch_op
         self.batch_ops = batch_ops
         self.state = state
+        self.tag = tag
 
-    def __call__(self, samples: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, samples: list[Any] | dict[str, Any] | Filtered) -> dict[str, Any]:
+        """Samples → batch dict of tensors; an empty dict when every sample (or the batch) was filtered."""
+        if isinstance(samples, Filtered):  # batch_size=None and the sample was dropped
+            return {}
         if isinstance(samples, Mapping):  # batch_size=None: one sample at a time
-            return {key: to_tensor(value) for key, value in samples.items()}
-        batch = self.batch_op.collate(samples)
-        batch = run_ops(self.batch_ops, batch, self.state, method="forward_batch")
-        return {key: to_tensor(value) for key, value in batch.items()}
+            batch: Any = dict(samples)
+        else:
+            kept = [s for s in samples if not isinstance(s, Filtered)]
+            if not kept:
+                return {}
+            batch = run_ops(self.batch_ops, self.batch_op.collate(kept), self.state, method="forward_batch")
+            if isinstance(batch, Filtered):
+                return {}
+        batch = {key: to_tensor(value) for key, value in batch.items()}
+        if self.tag:
+            batch[DS_ID_KEY] = self.state["ds_id"]
+        return batch
 
 
 def to_tensor(value: Any) -> Any:
@@ -173,6 +210,16 @@ class Pipeline:
     def signature_epochs(self, total_epochs: int, mode: str) -> list[int]:
         return signature_epochs(self.get_scheduled_items(mode), total_epochs)
 
+    def is_scheduled(self, mode: str) -> bool:
+        """True if anything that feeds ``mode``'s loaders may change from epoch to epoch."""
+        return any(isinstance(item, Scheduler) for item in self.get_scheduled_items(mode))
+
+    def loader_signature(self, mode: str, epoch: int, ds_id: str) -> tuple[Any, ...]:
+        """Identity of what the loader of (mode, epoch, ds_id) is built from: equal → the loader can be reused."""
+        sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
+        return (id(self.get_source(mode, epoch, ds_id)), tuple(map(id, sample_ops + batch_ops)),
+                batch_op.batch_size, batch_op.drop_last)
+
     def get_ops(self, mode: str, epoch: int = 1, ds_id: str = "") -> tuple[list[NumpyOp], Batch, list[NumpyOp]]:
         """The ops for (mode, epoch, ds_id), split into per-sample ops, the Batch op and per-batch ops."""
         ops = get_current_items(self.ops, mode, epoch, ds_id)
@@ -206,7 +253,7 @@ class Pipeline:
 
     def get_loader(self, mode: str, epoch: int = 1, ds_id: str = "", shuffle: bool | None = None,
                    output_keys: Iterable[str] | None = None, steps_per_epoch: int | None = None,
-                   num_process: int | None = None) -> DataLoader:
+                   num_process: int | None = None, tag_ds_id: bool = False) -> DataLoader:
         """A DataLoader of batch dicts for (mode, epoch, ds_id).
 
         Args:
@@ -218,6 +265,7 @@ class Pipeline:
             steps_per_epoch: With shuffling, draw enough samples for this many batches (the data is
                 passed again when the epoch is longer than the dataset).
             num_process: Override the Pipeline's worker count.
+            tag_ds_id: Add the dataset id to every batch (for multi-dataset training).
         """
         source = self.get_source(mode, epoch, ds_id)
         if isinstance(source, DataLoader):
@@ -235,7 +283,7 @@ class Pipeline:
             sampler = SequentialSampler(dataset)
         workers = self.num_process if num_process is None else num_process
         return DataLoader(dataset, batch_size=size, sampler=sampler, drop_last=batch_op.drop_last if size else False,
-                          num_workers=workers, collate_fn=Collator(batch_op, batch_ops, state),
+                          num_workers=workers, collate_fn=Collator(batch_op, batch_ops, state, tag_ds_id),
                           persistent_workers=workers > 0)
 
     def _keep_keys(self, output_keys: Iterable[str] | None, mode: str, epoch: int, ds_id: str) -> frozenset[str] | None:
@@ -274,6 +322,18 @@ class Pipeline:
                 break
         return batches[0] if num_steps == 1 else batches
 
+    def benchmark(self, mode: str = "train", epoch: int = 1, ds_id: str = "", num_steps: int = 1000,
+                  log_interval: int = 100, detailed: bool = True) -> dict[str, float]:
+        """Time the loader (with its worker processes) and, with ``detailed``, each op in this process.
+
+        Prints ``fastest-Benchmark (Train): step: N; steps/sec: X;`` every ``log_interval`` steps, then
+        a table of ms per visit and share of time per op (and for collation). Returns
+        ``{"steps/sec": ..., "<op name>": ms per visit, ...}``.
+        """
+        from fastest.pipeline_benchmark import benchmark
+
+        return benchmark(self, mode, epoch, ds_id, num_steps, log_interval, detailed)
+
     def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
         """Run one sample through the ops and return it as a batch of one (numpy arrays).
 
@@ -288,6 +348,8 @@ class Pipeline:
         state = {"mode": mode, "epoch": epoch, "ds_id": ds_id}
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
         sample = run_ops(sample_ops, dict(data), state)
+        if isinstance(sample, Filtered):
+            return {}
         batch = Collator(batch_op, batch_ops, state)([sample])
         return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 

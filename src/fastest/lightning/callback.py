@@ -7,10 +7,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from fastest.pipeline import DS_ID_KEY
 from fastest.trace.system import System
 from fastest.trace.trace import Data, Trace, run_event
 
 TraceSource = Callable[[str, int, str], list[Trace]]
+DsIdSource = Callable[[str, int], list[str]]
 
 
 class TraceBridge(pl.Callback):
@@ -23,15 +25,19 @@ class TraceBridge(pl.Callback):
     Args:
         system: The run state shared with the traces and the generated module.
         traces_for: ``(mode, epoch, ds_id) -> sorted traces`` active there.
-        ds_ids: Dataset id of each DataLoader, per mode (index = Lightning's ``dataloader_idx``).
+        ds_ids: ``(mode, epoch) -> dataset ids`` in DataLoader order (index = ``dataloader_idx``).
     """
 
-    def __init__(self, system: System, traces_for: TraceSource, ds_ids: dict[str, list[str]]) -> None:
+    def __init__(self, system: System, traces_for: TraceSource, ds_ids: DsIdSource) -> None:
         self.system = system
         self.traces_for = traces_for
         self.ds_ids = ds_ids
         self._event_cache: dict[tuple[str, int, str, str], list[Trace]] = {}
         self._train_open = False
+        self._skip_batch = False
+
+    def _mode_ds_ids(self, mode: str) -> list[str]:
+        return self.ds_ids(mode, max(self.system.epoch_idx, 1)) or [""]
 
     # ----- helpers ---------------------------------------------------------------------------------------------
     def _traces(self, event: str, mode: str, ds_id: str | None = None) -> list[Trace]:
@@ -41,7 +47,7 @@ class TraceBridge(pl.Callback):
         if traces is None:
             if ds_id is None:
                 found: list[Trace] = []
-                for ds in self.ds_ids.get(mode, [""]):
+                for ds in self._mode_ds_ids(mode):
                     found += [t for t in self.traces_for(mode, max(self.system.epoch_idx, 1), ds)
                               if all(t is not f for f in found)]
             else:
@@ -74,7 +80,7 @@ class TraceBridge(pl.Callback):
     def _epoch_begin(self, mode: str) -> None:
         self.system.mode = mode
         self.system.batch_idx = 0
-        self.system.ds_id = self.ds_ids.get(mode, [""])[0]
+        self.system.ds_id = self._mode_ds_ids(mode)[0]
         self._run("on_epoch_begin", mode)
 
     def _epoch_end(self, trainer: pl.Trainer, mode: str) -> None:
@@ -84,14 +90,20 @@ class TraceBridge(pl.Callback):
             trainer.should_stop = True
 
     def _batch_begin(self, mode: str, batch: Any, dataloader_idx: int) -> None:
+        self._skip_batch = not batch  # RemoveIf emptied it: no step, no trace events
+        if self._skip_batch:
+            return
         self.system.mode = mode
-        self.system.ds_id = self.ds_ids.get(mode, [""])[dataloader_idx]
+        tagged = batch.pop(DS_ID_KEY, None) if isinstance(batch, dict) else None
+        self.system.ds_id = tagged if tagged is not None else self._mode_ds_ids(mode)[dataloader_idx]
         self.system.batch_idx += 1
         if mode == "train":
             self.system.global_step += 1
         self._run("on_batch_begin", mode, batch, self.system.ds_id)
 
     def _batch_end(self, trainer: pl.Trainer, mode: str, outputs: Any) -> None:
+        if self._skip_batch:
+            return
         self._run("on_batch_end", mode, outputs if isinstance(outputs, dict) else {}, self.system.ds_id)
         if self.system.stop_training:
             trainer.should_stop = True

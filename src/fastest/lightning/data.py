@@ -1,24 +1,44 @@
-"""A LightningDataModule that serves a Pipeline's DataLoaders."""
+"""A LightningDataModule that serves a Pipeline's DataLoaders, rebuilt only when a schedule changes them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from fastest.errors import FastestValueError
 from fastest.pipeline import Pipeline
 from fastest.trace.system import System
+
+
+class ChainLoader:
+    """Several DataLoaders one after the other (multi-dataset training: each ds_id in turn).
+
+    Every batch carries its dataset id under ``fastest.pipeline.DS_ID_KEY``; the trace bridge
+    moves it into ``system.ds_id`` before the step.
+    """
+
+    def __init__(self, loaders: list[DataLoader]) -> None:
+        self.loaders = loaders
+
+    def __len__(self) -> int:
+        return sum(len(loader) for loader in self.loaders)
+
+    def __iter__(self) -> Iterator[Any]:
+        for loader in self.loaders:
+            yield from loader
 
 
 class PipelineDataModule(pl.LightningDataModule):
     """Per-mode DataLoaders of ``pipeline`` for the epoch the run is in.
 
+    With ``reload_dataloaders_every_n_epochs=1`` (set when the Pipeline has schedules) Lightning
+    asks for loaders every epoch; a loader is rebuilt only when its dataset, ops or batching change.
+
     Args:
         pipeline: The Pipeline.
-        system: Run state (the loaders are built for the next epoch).
+        system: Run state (train loaders are built for the epoch about to start).
         output_keys: Keys to keep per mode (the others are dropped before collation); None keeps all.
         train_steps_per_epoch: Batches per training epoch, for loaders that must pass the data again.
     """
@@ -30,27 +50,32 @@ class PipelineDataModule(pl.LightningDataModule):
         self.system = system
         self.output_keys = output_keys or {}
         self.train_steps_per_epoch = train_steps_per_epoch
+        self._cache: dict[tuple[str, str], tuple[tuple[Any, ...], DataLoader]] = {}
 
-    def ds_ids(self, mode: str) -> list[str]:
-        return self.pipeline.get_ds_ids(max(self.system.epoch_idx, 1), mode) if mode in self.pipeline.data else []
+    def ds_ids(self, mode: str, epoch: int = 1) -> list[str]:
+        """Dataset ids of ``mode`` at ``epoch`` (in Lightning's dataloader_idx order)."""
+        return self.pipeline.get_ds_ids(epoch, mode) if mode in self.pipeline.data else []
 
-    def _loaders(self, mode: str, steps: int | None = None) -> list[DataLoader]:
-        epoch = self.system.epoch_idx + 1 if mode == "train" else max(self.system.epoch_idx, 1)
-        keys: Iterable[str] | None = self.output_keys.get(mode)
-        return [self.pipeline.get_loader(mode, epoch, ds_id, output_keys=keys, steps_per_epoch=steps)
-                for ds_id in self.pipeline.get_ds_ids(epoch, mode)]
+    def _loaders(self, mode: str, epoch: int) -> list[DataLoader]:
+        ds_ids = self.ds_ids(mode, epoch)
+        loaders = []
+        for ds_id in ds_ids:
+            signature = (*self.pipeline.loader_signature(mode, epoch, ds_id), len(ds_ids) > 1)
+            cached = self._cache.get((mode, ds_id))
+            if cached is None or cached[0] != signature:
+                steps = self.train_steps_per_epoch if mode == "train" else None
+                loader = self.pipeline.get_loader(mode, epoch, ds_id, output_keys=self.output_keys.get(mode),
+                                                  steps_per_epoch=steps, tag_ds_id=mode == "train" and len(ds_ids) > 1)
+                cached = self._cache[(mode, ds_id)] = (signature, loader)
+            loaders.append(cached[1])
+        return loaders
 
     def train_dataloader(self) -> Any:
-        loaders = self._loaders("train", self.train_steps_per_epoch)
-        if len(loaders) != 1:
-            raise FastestValueError(
-                f"Training with {len(loaders)} datasets at once is not supported by this DataModule; "
-                "combine them into one dataset (several eval or test datasets are fine)."
-            )
-        return loaders[0]
+        loaders = self._loaders("train", self.system.epoch_idx + 1)  # asked for before the epoch starts
+        return loaders[0] if len(loaders) == 1 else ChainLoader(loaders)
 
     def val_dataloader(self) -> Any:
-        return self._loaders("eval")
+        return self._loaders("eval", max(self.system.epoch_idx, 1))
 
     def test_dataloader(self) -> Any:
-        return self._loaders("test")
+        return self._loaders("test", max(self.system.epoch_idx, 1))

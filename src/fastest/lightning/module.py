@@ -72,16 +72,18 @@ class FastestModule(pl.LightningModule):
         wrapped = wrapped if isinstance(wrapped, list) else [wrapped]
         self.updater.optimizers = {id(w.optimizer): w for w in wrapped}
 
-    def _step(self, batch: dict[str, Any], mode: str) -> dict[str, Any]:
+    def _step(self, batch: dict[str, Any], mode: str) -> dict[str, Any] | None:
+        if not batch:  # every sample of the batch was removed by RemoveIf
+            return None
         state = {"mode": mode, "epoch": self.system.epoch_idx, "ds_id": self.system.ds_id,
                  "step": self.system.global_step, "warmup": False, "updater": self.updater}
         return self.network.run_step(batch, state)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any] | None:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any] | None:
         return self._step(batch, "eval")
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any] | None:
         return self._step(batch, "test")

@@ -30,6 +30,7 @@ def quiet_lightning() -> Iterator[None]:
         lg.setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
         warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
         warnings.filterwarnings("ignore", message=".*that has `shuffle=True`.*")
         warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")
@@ -52,8 +53,7 @@ class LightningRun:
         self.estimator = estimator
         system = estimator.system
         self.datamodule = PipelineDataModule(estimator.pipeline, system, None, estimator.train_steps_per_epoch)
-        ds_ids = {mode: self.datamodule.ds_ids(mode) for mode in modes}
-        self.bridge = TraceBridge(system, estimator.traces_for, ds_ids)
+        self.bridge = TraceBridge(system, estimator.traces_for, self.datamodule.ds_ids)
         self.module = FastestModule(estimator.network, system, estimator.gradient_clip)
         with quiet_lightning():
             self.trainer = pl.Trainer(**trainer_kwargs(estimator), callbacks=[self.bridge])
@@ -80,6 +80,7 @@ def trainer_kwargs(estimator: Estimator) -> dict[str, Any]:
         max_epochs=estimator.epochs,
         limit_train_batches=estimator.train_steps_per_epoch or 1.0,
         limit_val_batches=(estimator.eval_steps_per_epoch or 1.0) if "eval" in estimator.pipeline.data else 0,
+        reload_dataloaders_every_n_epochs=int(any(estimator.pipeline.is_scheduled(m) for m in ("train", "eval"))),
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,

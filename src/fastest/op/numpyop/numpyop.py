@@ -81,6 +81,42 @@ class Delete(NumpyOp):
         super().__init__(inputs=keys, mode=mode, ds_id=ds_id)
 
 
+class RemoveIf(NumpyOp):
+    """Drop a sample (or, after ``Batch``, a whole batch) when ``fn(*inputs)`` is True.
+
+    Args:
+        fn: Predicate over the input values.
+        replacement: Replace a dropped sample with another random one, so an epoch keeps its
+            length; without replacement the batch (and the epoch) gets shorter.
+        inputs: Keys passed to ``fn``.
+        mode: Modes to filter in.
+        ds_id: Dataset ids to filter for.
+
+    >>> op = RemoveIf(fn=lambda y: y == 3, inputs="y")
+    >>> op.should_remove(3, {}), op.should_remove(1, {})
+    (True, False)
+    """
+
+    filters = True
+
+    def __init__(
+        self,
+        fn: Callable[..., bool],
+        replacement: bool = True,
+        inputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = None,
+        ds_id: str | Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(inputs=inputs, mode=mode, ds_id=ds_id)
+        if not callable(fn):
+            raise FastestTypeError(f"RemoveIf needs a callable `fn`, received {type(fn).__name__}.")
+        self.fn = fn
+        self.replacement = replacement
+
+    def should_remove(self, data: Any, state: dict[str, Any]) -> bool:
+        return bool(self.fn(*data) if self.in_list else self.fn(data))
+
+
 class Batch(NumpyOp):
     """Where per-sample ops end and per-batch ops begin, and how samples become a batch.
 
