@@ -160,3 +160,23 @@ def test_benchmark_prints_throughput_and_op_table(capsys):
     assert "fastest-Benchmark (Train): step: 3; steps/sec:" in out and "step: 6;" in out
     assert {"steps/sec", "ExpandDims", "Minmax", "<collate batch>", "Delete"} <= set(results)
     assert "ms/visit" in out and results["steps/sec"] > 0
+
+
+class TwoPerBatch(torch.utils.data.Dataset):
+    """A dataset that draws whole batches (the contract BatchDataset follows)."""
+
+    fe_batch = 2
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        return [{"x": np.full(2, index, np.float32), "y": index}, {"x": np.full(2, -index, np.float32), "y": index}]
+
+
+def test_datasets_that_draw_whole_batches():
+    pipeline = fe.Pipeline(eval_data=TwoPerBatch(), batch_size=99, num_process=0,
+                           ops=[LambdaOp(fn=lambda x: x * 10, inputs="x", outputs="x")])
+    batches = list(pipeline.get_loader("eval"))
+    assert len(batches) == 3 and batches[1]["x"].tolist() == [[10.0, 10.0], [-10.0, -10.0]]
+    assert pipeline.produced_keys("eval") == {"x", "y"}

@@ -250,6 +250,27 @@ class Estimator:
         run.fit(output_keys)
         return self.system.summary if summary else None
 
+    def to_lightning(self, warmup: bool = True) -> Any:
+        """The generated LightningModule, DataModule and trace callback, for your own ``pl.Trainer``.
+
+        Runs the preflight first (like ``fit``). Returns a ``fastest.lightning.runner.LightningParts``::
+
+            parts = estimator.to_lightning()
+            trainer = pl.Trainer(**parts.trainer_kwargs, logger=CSVLogger("logs"), callbacks=parts.callbacks)
+            trainer.fit(parts.module, datamodule=parts.datamodule)
+
+        Trace logs go to the Trainer's loggers; ``estimator.system.summary`` holds the history.
+        """
+        from fastest.lightning.runner import LightningRun
+
+        self.system.reset()
+        modes = tuple(m for m in ("train", "eval") if m in self.pipeline.get_modes())
+        run = LightningRun(self, modes, own_trainer=False)
+        output_keys = self._check_keys(modes)
+        if warmup:
+            self._smoke_step(modes, output_keys)
+        return run.parts(output_keys)
+
     def test(self, summary: str | None = None) -> Summary | None:
         """Run one test epoch over the Pipeline's test data with the current weights."""
         if "test" not in self.pipeline.get_modes():

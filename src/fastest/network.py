@@ -251,12 +251,13 @@ class Network:
     def run_step(self, batch: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
         """Run the ops of ``state['mode']``/``epoch``/``ds_id`` on ``batch``; returns batch + predictions.
 
-        ``state`` must hold ``mode``, ``epoch``, ``ds_id``, ``warmup`` and ``updater``.
+        ``state`` must hold ``mode``, ``epoch``, ``ds_id``, ``warmup`` and ``updater``. The step runs
+        without autograd unless an op needs gradients or ``state["enable_grad"]`` is True.
         """
         plan = self.plan(state["mode"], state["epoch"], state["ds_id"])
         store = dict(batch)
         state["deferred"] = []
-        context = contextlib.nullcontext() if plan.needs_grad else torch.no_grad()
+        context = contextlib.nullcontext() if plan.needs_grad or state.get("enable_grad") else torch.no_grad()
         with context:
             for i, op in enumerate(plan.ops):
                 if getattr(op, "deletes", False):

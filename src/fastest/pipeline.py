@@ -47,8 +47,10 @@ class OpDataset(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> Any:
         sample = self.dataset[index]
+        if isinstance(sample, list) and is_batched(self.dataset):  # a dataset that draws whole batches
+            return [run_ops(self.ops, dict(s), self.state, self.keep_keys) for s in sample]
         if not isinstance(sample, Mapping):
             raise FastestTypeError(
                 f"{type(self.dataset).__name__}[{index}] returned {type(sample).__name__}; Pipeline datasets must "
@@ -99,7 +101,7 @@ class Collator:
         """Samples → batch dict of tensors; an empty dict when every sample (or the batch) was filtered."""
         if isinstance(samples, Filtered):  # batch_size=None and the sample was dropped
             return {}
-        if isinstance(samples, Mapping):  # batch_size=None: one sample at a time
+        if isinstance(samples, Mapping):  # batch_size=None and an unbatched dataset: one sample at a time
             batch: Any = dict(samples)
         else:
             kept = [s for s in samples if not isinstance(s, Filtered)]
@@ -112,6 +114,14 @@ class Collator:
         if self.tag:
             batch[DS_ID_KEY] = self.state["ds_id"]
         return batch
+
+
+def is_batched(dataset: Any) -> bool:
+    """True for datasets that return a whole batch (a list of sample dicts) per index, like BatchDataset.
+
+    Such datasets declare ``fe_batch`` (their batch size); the Pipeline's ``batch_size`` does not apply.
+    """
+    return getattr(dataset, "fe_batch", None) is not None
 
 
 def to_tensor(value: Any) -> Any:
@@ -275,9 +285,9 @@ class Pipeline:
         keep = self._keep_keys(output_keys, mode, epoch, ds_id)
         dataset = OpDataset(source, sample_ops, state, keep)
         shuffle = mode == "train" if shuffle is None else shuffle
-        size = batch_op.batch_size
+        size = None if is_batched(source) else batch_op.batch_size
         if shuffle:
-            wanted = steps_per_epoch * size if (steps_per_epoch and size) else None
+            wanted = steps_per_epoch * (size or 1) if steps_per_epoch else None
             sampler: Any = RandomSampler(dataset, num_samples=max(wanted, len(dataset)) if wanted else None)
         else:
             sampler = SequentialSampler(dataset)
@@ -361,6 +371,8 @@ def _resolve(item: Any, epoch: int) -> Any:
 def peek_keys(source: Dataset | DataLoader) -> list[str]:
     """The keys of the first sample (or first batch of a DataLoader)."""
     first = next(iter(source)) if isinstance(source, DataLoader) else source[0]
+    if isinstance(first, list) and is_batched(source):
+        first = first[0]
     if not isinstance(first, Mapping):
         raise FastestTypeError(
             f"{type(source).__name__} yields {type(first).__name__}; Pipeline data must be dicts such as "

@@ -8,6 +8,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from fastest.pipeline import DS_ID_KEY
+from fastest.trace.essential import to_number
 from fastest.trace.system import System
 from fastest.trace.trace import Data, Trace, run_event
 
@@ -56,10 +57,29 @@ class TraceBridge(pl.Callback):
             self._event_cache[key] = traces
         return traces
 
-    def _run(self, event: str, mode: str, batch: dict[str, Any] | None = None, ds_id: str | None = None) -> None:
+    def _run(self, event: str, mode: str, batch: dict[str, Any] | None = None, ds_id: str | None = None,
+             trainer: pl.Trainer | None = None) -> None:
         traces = self._traces(event, mode, ds_id)
         if traces:
-            run_event(traces, event, Data(batch), self.system)
+            data = Data(batch)
+            run_event(traces, event, data, self.system)
+            if trainer is not None and trainer.loggers and data.maps[0]:
+                self._to_lightning_loggers(trainer, data.maps[0])
+
+    def _to_lightning_loggers(self, trainer: pl.Trainer, logs: dict[str, Any]) -> None:
+        """Pass scalar trace logs to the Trainer's own loggers (CSVLogger, TensorBoardLogger, WandbLogger …)."""
+        metrics = {}
+        for key, value in logs.items():
+            value = to_number(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                metrics[f"{self.system.mode}/{key}"] = value
+        if metrics and trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=self.system.global_step)
+
+    def batch_data(self, batch: Any, outputs: Any) -> dict[str, Any]:
+        """What traces see at batch end: the generated module already returns batch + predictions."""
+        return outputs if isinstance(outputs, dict) else {}
 
     def _begin(self, trainer: pl.Trainer, modes: tuple[str, ...]) -> None:
         self.system.global_rank = trainer.global_rank
@@ -85,7 +105,7 @@ class TraceBridge(pl.Callback):
 
     def _epoch_end(self, trainer: pl.Trainer, mode: str) -> None:
         self.system.mode = mode
-        self._run("on_epoch_end", mode)
+        self._run("on_epoch_end", mode, trainer=trainer)
         if self.system.stop_training:
             trainer.should_stop = True
 
@@ -101,10 +121,10 @@ class TraceBridge(pl.Callback):
             self.system.global_step += 1
         self._run("on_batch_begin", mode, batch, self.system.ds_id)
 
-    def _batch_end(self, trainer: pl.Trainer, mode: str, outputs: Any) -> None:
+    def _batch_end(self, trainer: pl.Trainer, mode: str, batch: Any, outputs: Any) -> None:
         if self._skip_batch:
             return
-        self._run("on_batch_end", mode, outputs if isinstance(outputs, dict) else {}, self.system.ds_id)
+        self._run("on_batch_end", mode, self.batch_data(batch, outputs), self.system.ds_id, trainer)
         if self.system.stop_training:
             trainer.should_stop = True
 
@@ -130,21 +150,29 @@ class TraceBridge(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self._batch_end(trainer, "train", outputs)
+        self._batch_end(trainer, "train", batch, outputs)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+            return
         self._close_train_epoch(trainer)
         self._epoch_begin("eval")
 
     def on_validation_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
                                   batch_idx: int, dataloader_idx: int = 0) -> None:
+        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+            return
         self._batch_begin("eval", batch, dataloader_idx)
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._batch_end(trainer, "eval", outputs)
+        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+            return
+        self._batch_end(trainer, "eval", batch, outputs)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+            return
         self._epoch_end(trainer, "eval")
         self.system.mode = "train"
 
@@ -169,7 +197,7 @@ class TraceBridge(pl.Callback):
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                           batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._batch_end(trainer, "test", outputs)
+        self._batch_end(trainer, "test", batch, outputs)
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_end(trainer, "test")

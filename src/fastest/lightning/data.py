@@ -36,14 +36,17 @@ class PipelineDataModule(pl.LightningDataModule):
     With ``reload_dataloaders_every_n_epochs=1`` (set when the Pipeline has schedules) Lightning
     asks for loaders every epoch; a loader is rebuilt only when its dataset, ops or batching change.
 
+    Use it in your own Trainer: ``trainer.fit(model, datamodule=PipelineDataModule(pipeline))``;
+    batches are dicts of tensors.
+
     Args:
         pipeline: The Pipeline.
-        system: Run state (train loaders are built for the epoch about to start).
+        system: Run state of an Estimator; None follows the Trainer's epoch.
         output_keys: Keys to keep per mode (the others are dropped before collation); None keeps all.
         train_steps_per_epoch: Batches per training epoch, for loaders that must pass the data again.
     """
 
-    def __init__(self, pipeline: Pipeline, system: System, output_keys: dict[str, set[str]] | None = None,
+    def __init__(self, pipeline: Pipeline, system: System | None = None, output_keys: dict[str, set[str]] | None = None,
                  train_steps_per_epoch: int | None = None) -> None:
         super().__init__()
         self.pipeline = pipeline
@@ -70,12 +73,19 @@ class PipelineDataModule(pl.LightningDataModule):
             loaders.append(cached[1])
         return loaders
 
+    def _epoch(self, mode: str) -> int:
+        """1-based epoch the loaders are for (train loaders are asked for before their epoch starts)."""
+        if self.system is None:
+            trainer = getattr(self, "trainer", None)
+            return (trainer.current_epoch if trainer is not None else 0) + 1
+        return self.system.epoch_idx + 1 if mode == "train" else max(self.system.epoch_idx, 1)
+
     def train_dataloader(self) -> Any:
-        loaders = self._loaders("train", self.system.epoch_idx + 1)  # asked for before the epoch starts
+        loaders = self._loaders("train", self._epoch("train"))
         return loaders[0] if len(loaders) == 1 else ChainLoader(loaders)
 
     def val_dataloader(self) -> Any:
-        return self._loaders("eval", max(self.system.epoch_idx, 1))
+        return self._loaders("eval", self._epoch("eval"))
 
     def test_dataloader(self) -> Any:
-        return self._loaders("test", max(self.system.epoch_idx, 1))
+        return self._loaders("test", self._epoch("test"))

@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from fastest.errors import FastestValueError
 from fastest.network import Network
 from fastest.trace.system import System
 
@@ -18,20 +19,47 @@ class LightningUpdater:
     ``manual_backward`` scales the loss under 16-bit mixed precision; ``inputs=params`` keeps each
     loss's gradients on its own model. The Lightning-wrapped optimizer steps (unscaling, skipping
     inf steps) and is zeroed after each step.
+
+    Works for the generated module and for a user's own LightningModule (``automatic_optimization =
+    False``) whose ``configure_optimizers`` returns the optimizers of the models it updates.
+
+    Args:
+        module: The LightningModule whose optimizers step.
+        clip: Clip each model's gradient norm to this value before its optimizer steps.
     """
 
-    def __init__(self, module: FastestModule) -> None:
+    def __init__(self, module: pl.LightningModule, clip: float | None = None) -> None:
         self.module = module
-        self.optimizers: dict[int, Any] = {}
-        self.clip = module.gradient_clip
+        self.clip = clip
+        self._optimizers: dict[int, Any] = {}
+        self._trainer: Any = None
 
     def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
         if params:
             self.module.manual_backward(loss, inputs=params, retain_graph=retain_graph)
 
+    def optimizer_of(self, model: Any) -> Any:
+        """The Lightning-wrapped optimizer that updates ``model`` (found once per Trainer)."""
+        if self._trainer is not self.module.trainer:
+            self._optimizers, self._trainer = {}, self.module.trainer
+        key = id(model.current_optimizer)
+        if key not in self._optimizers:
+            wrapped = self.module.optimizers(use_pl_optimizer=True)
+            wrapped = wrapped if isinstance(wrapped, list) else [wrapped]
+            params = {id(p) for p in model.parameters()}
+            match = [w for w in wrapped if w.optimizer is model.current_optimizer] or [
+                w for w in wrapped if any(id(p) in params for g in w.optimizer.param_groups for p in g["params"])]
+            if not match:
+                raise FastestValueError(
+                    f"No optimizer of {type(self.module).__name__} updates model {model.model_name!r}. Return "
+                    "model.optimizer (from fe.build) in configure_optimizers."
+                )
+            self._optimizers[key] = match[0]
+        return self._optimizers[key]
+
     def step(self, model: nn.Module) -> None:
-        optimizer = self.optimizers[id(model.current_optimizer)]
+        optimizer = self.optimizer_of(model)
         if self.clip is not None:
             self.module.clip_gradients(optimizer, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
         optimizer.step()
@@ -56,8 +84,7 @@ class FastestModule(pl.LightningModule):
         self.network = network
         self.system = system
         self.models = nn.ModuleList(network.models)
-        self.gradient_clip = gradient_clip
-        self.updater = LightningUpdater(self)
+        self.updater = LightningUpdater(self, gradient_clip)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers: list[torch.optim.Optimizer] = []
@@ -66,11 +93,6 @@ class FastestModule(pl.LightningModule):
             values = model.optimizer.get_all_values() if hasattr(model.optimizer, "get_all_values") else [model.optimizer]
             optimizers.extend(o for o in values if o is not None and all(o is not seen for seen in optimizers))
         return optimizers
-
-    def on_train_start(self) -> None:
-        wrapped = self.optimizers(use_pl_optimizer=True)
-        wrapped = wrapped if isinstance(wrapped, list) else [wrapped]
-        self.updater.optimizers = {id(w.optimizer): w for w in wrapped}
 
     def _step(self, batch: dict[str, Any], mode: str) -> dict[str, Any] | None:
         if not batch:  # every sample of the batch was removed by RemoveIf

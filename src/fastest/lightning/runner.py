@@ -6,6 +6,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
@@ -42,6 +43,24 @@ def quiet_lightning() -> Iterator[None]:
                 lg.setLevel(level)
 
 
+@dataclass
+class LightningParts:
+    """What an Estimator gives a user's own Trainer: ``trainer.fit(parts.module, datamodule=parts.datamodule)``.
+
+    Attributes:
+        module: The generated LightningModule (manual optimization).
+        datamodule: The Pipeline as a LightningDataModule.
+        callbacks: The trace bridge (add your own callbacks next to it).
+        trainer_kwargs: Trainer arguments the run needs (epochs, step limits, devices, precision,
+            ``num_sanity_val_steps=0``, ``inference_mode=False`` …); add loggers, profilers and the rest.
+    """
+
+    module: FastestModule
+    datamodule: PipelineDataModule
+    callbacks: list[pl.Callback]
+    trainer_kwargs: dict[str, Any]
+
+
 class LightningRun:
     """Builds everything Lightning needs for one ``fit`` or ``test`` of an Estimator.
 
@@ -49,14 +68,21 @@ class LightningRun:
     ``precision`` values fail before the preflight and before any training.
     """
 
-    def __init__(self, estimator: Estimator, modes: tuple[str, ...]) -> None:
+    def __init__(self, estimator: Estimator, modes: tuple[str, ...], own_trainer: bool = True) -> None:
         self.estimator = estimator
         system = estimator.system
         self.datamodule = PipelineDataModule(estimator.pipeline, system, None, estimator.train_steps_per_epoch)
         self.bridge = TraceBridge(system, estimator.traces_for, self.datamodule.ds_ids)
         self.module = FastestModule(estimator.network, system, estimator.gradient_clip)
-        with quiet_lightning():
-            self.trainer = pl.Trainer(**trainer_kwargs(estimator), callbacks=[self.bridge])
+        if own_trainer:
+            with quiet_lightning():
+                self.trainer = pl.Trainer(**trainer_kwargs(estimator), callbacks=[self.bridge])
+
+    def parts(self, output_keys: dict[str, set[str]]) -> LightningParts:
+        self.datamodule.output_keys = output_keys
+        kwargs = {k: v for k, v in trainer_kwargs(self.estimator).items()
+                  if k not in ("logger", "enable_checkpointing", "enable_model_summary", "enable_progress_bar")}
+        return LightningParts(self.module, self.datamodule, [self.bridge], kwargs)
 
     def fit(self, output_keys: dict[str, set[str]]) -> None:
         self.datamodule.output_keys = output_keys

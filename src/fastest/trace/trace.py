@@ -178,8 +178,9 @@ def sort_traces(traces: list[Trace], available: Iterable[str] | None = None, whe
         for trace in normal:
             for key in trace.inputs:
                 if key not in available and key not in producers:
-                    raise FastestKeyError(missing_key_message(
-                        f"{type(trace).__name__} (trace)", key, available | set(producers), where))
+                    others = {k for k, ps in producers.items() if any(p is not trace for p in ps)}
+                    raise FastestKeyError(missing_key_message(f"{type(trace).__name__} (trace)", key,
+                                                              available | others, where))
     ordered: list[Trace] = []
     placed: set[int] = set()
     remaining = list(normal)
