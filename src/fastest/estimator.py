@@ -304,6 +304,7 @@ def enable_deterministic(seed: int) -> None:
     True
     """
     os.environ["PYTHONHASHSEED"] = str(seed)
+    os.environ["PL_GLOBAL_SEED"] = str(seed)  # the seed distributed samplers share across processes
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed)

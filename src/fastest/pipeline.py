@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler
 
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
@@ -114,6 +114,27 @@ class Collator:
         if self.tag:
             batch[DS_ID_KEY] = self.state["ds_id"]
         return batch
+
+
+class UnpaddedShardSampler(DistributedSampler):
+    """Samples ``rank, rank + world, …`` in order, without padding: each sample lands on one process only.
+
+    Shards may differ in length by one; that is fine for evaluation (no gradient sync). It subclasses
+    DistributedSampler so that Lightning does not replace it with its padding sampler.
+
+    >>> list(UnpaddedShardSampler(range(5), num_replicas=2, rank=1))
+    [1, 3]
+    """
+
+    def __init__(self, dataset: Any, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+        self.indices = list(range(rank, len(dataset), num_replicas))
+
+    def __iter__(self) -> Any:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 def is_batched(dataset: Any) -> bool:
@@ -263,7 +284,8 @@ class Pipeline:
 
     def get_loader(self, mode: str, epoch: int = 1, ds_id: str = "", shuffle: bool | None = None,
                    output_keys: Iterable[str] | None = None, steps_per_epoch: int | None = None,
-                   num_process: int | None = None, tag_ds_id: bool = False) -> DataLoader:
+                   num_process: int | None = None, tag_ds_id: bool = False, num_replicas: int = 1,
+                   rank: int = 0) -> DataLoader:
         """A DataLoader of batch dicts for (mode, epoch, ds_id).
 
         Args:
@@ -276,6 +298,10 @@ class Pipeline:
                 passed again when the epoch is longer than the dataset).
             num_process: Override the Pipeline's worker count.
             tag_ds_id: Add the dataset id to every batch (for multi-dataset training).
+            num_replicas: Processes sharing the data (DDP); each gets its own shard.
+            rank: This process's shard. Training shards are shuffled with the same seed on every
+                process (``PL_GLOBAL_SEED``, set by ``fe.enable_deterministic``); eval and test shards
+                split the samples without padding, so every sample is evaluated exactly once.
         """
         source = self.get_source(mode, epoch, ds_id)
         if isinstance(source, DataLoader):
@@ -286,9 +312,13 @@ class Pipeline:
         dataset = OpDataset(source, sample_ops, state, keep)
         shuffle = mode == "train" if shuffle is None else shuffle
         size = None if is_batched(source) else batch_op.batch_size
-        if shuffle:
+        if num_replicas > 1:
+            seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+            sampler: Any = (DistributedSampler(dataset, num_replicas, rank, shuffle=True, seed=seed) if shuffle
+                            else UnpaddedShardSampler(dataset, num_replicas, rank))
+        elif shuffle:
             wanted = steps_per_epoch * (size or 1) if steps_per_epoch else None
-            sampler: Any = RandomSampler(dataset, num_samples=max(wanted, len(dataset)) if wanted else None)
+            sampler = RandomSampler(dataset, num_samples=max(wanted, len(dataset)) if wanted else None)
         else:
             sampler = SequentialSampler(dataset)
         workers = self.num_process if num_process is None else num_process

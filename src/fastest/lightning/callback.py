@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ class TraceBridge(pl.Callback):
         self._event_cache: dict[tuple[str, int, str, str], list[Trace]] = {}
         self._train_open = False
         self._skip_batch = False
+        self.results_path: str | None = None  # set when training runs in spawned processes (ddp_spawn)
 
     def _mode_ds_ids(self, mode: str) -> list[str]:
         return self.ds_ids(mode, max(self.system.epoch_idx, 1)) or [""]
@@ -103,11 +105,19 @@ class TraceBridge(pl.Callback):
         self.system.ds_id = self._mode_ds_ids(mode)[0]
         self._run("on_epoch_begin", mode)
 
+    def _sync_stop(self, trainer: pl.Trainer) -> None:
+        """``stop_training`` set by a trace in any process stops every process."""
+        stop = self.system.stop_training
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+            self.system.stop_training = stop
+        if stop:
+            trainer.should_stop = True
+
     def _epoch_end(self, trainer: pl.Trainer, mode: str) -> None:
         self.system.mode = mode
         self._run("on_epoch_end", mode, trainer=trainer)
-        if self.system.stop_training:
-            trainer.should_stop = True
+        self._sync_stop(trainer)
 
     def _batch_begin(self, mode: str, batch: Any, dataloader_idx: int) -> None:
         self._skip_batch = not batch  # RemoveIf emptied it: no step, no trace events
@@ -125,8 +135,8 @@ class TraceBridge(pl.Callback):
         if self._skip_batch:
             return
         self._run("on_batch_end", mode, self.batch_data(batch, outputs), self.system.ds_id, trainer)
-        if self.system.stop_training:
-            trainer.should_stop = True
+        if mode == "train":
+            self._sync_stop(trainer)
 
     def _close_train_epoch(self, trainer: pl.Trainer) -> None:
         if self._train_open:
@@ -182,6 +192,15 @@ class TraceBridge(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._close_train_epoch(trainer)
         self._end(("train", "eval"))
+        self._send_results(trainer)
+
+    def _send_results(self, trainer: pl.Trainer) -> None:
+        """In spawned processes, rank 0 hands the Summary and counters back to the main process."""
+        if self.results_path is not None and trainer.is_global_zero:
+            state = {"summary": self.system.summary, "global_step": self.system.global_step,
+                     "epoch_idx": self.system.epoch_idx}
+            with open(self.results_path, "wb") as handle:
+                pickle.dump(state, handle)
 
     # ----- test --------------------------------------------------------------------------------------------
     def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -204,3 +223,4 @@ class TraceBridge(pl.Callback):
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._end(("test",))
+        self._send_results(trainer)

@@ -67,8 +67,11 @@ class PipelineDataModule(pl.LightningDataModule):
             cached = self._cache.get((mode, ds_id))
             if cached is None or cached[0] != signature:
                 steps = self.train_steps_per_epoch if mode == "train" else None
+                trainer = getattr(self, "trainer", None)
+                replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
                 loader = self.pipeline.get_loader(mode, epoch, ds_id, output_keys=self.output_keys.get(mode),
-                                                  steps_per_epoch=steps, tag_ds_id=mode == "train" and len(ds_ids) > 1)
+                                                  steps_per_epoch=steps, tag_ds_id=mode == "train" and len(ds_ids) > 1,
+                                                  num_replicas=replicas, rank=rank)
                 cached = self._cache[(mode, ds_id)] = (signature, loader)
             loaders.append(cached[1])
         return loaders

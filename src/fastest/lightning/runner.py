@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import pickle
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,13 +89,34 @@ class LightningRun:
 
     def fit(self, output_keys: dict[str, set[str]]) -> None:
         self.datamodule.output_keys = output_keys
-        with quiet_lightning():
+        with quiet_lightning(), self._results_from_spawned_processes():
             self.trainer.fit(self.module, datamodule=self.datamodule)
 
     def test(self, output_keys: dict[str, set[str]]) -> None:
         self.datamodule.output_keys = output_keys
-        with quiet_lightning():
+        with quiet_lightning(), self._results_from_spawned_processes():
             self.trainer.test(self.module, datamodule=self.datamodule, verbose=False)
+
+    @contextmanager
+    def _results_from_spawned_processes(self) -> Iterator[None]:
+        """Under ddp_spawn the main process does not train: rank 0 sends Summary and counters back."""
+        if type(self.trainer.strategy.launcher).__name__ != "_MultiProcessingLauncher":
+            yield
+            return
+        fd, path = tempfile.mkstemp(suffix=".pkl")
+        os.close(fd)
+        self.bridge.results_path = path
+        try:
+            yield
+            if os.path.getsize(path):
+                with open(path, "rb") as handle:
+                    state = pickle.load(handle)
+                system = self.estimator.system
+                system.summary.history = state["summary"].history
+                system.global_step, system.epoch_idx = state["global_step"], state["epoch_idx"]
+        finally:
+            self.bridge.results_path = None
+            os.remove(path)
 
 
 def trainer_kwargs(estimator: Estimator) -> dict[str, Any]:

@@ -77,6 +77,8 @@ class EvalEssential(Trace):
                 ds_counts[key] = ds_counts.get(key, 0) + 1
 
     def on_epoch_end(self, data: Data) -> None:
+        if self.system.world_size > 1:
+            self._all_reduce()
         for key in self.monitor_names:
             total = [(self.sums[ds][key], self.counts[ds][key]) for ds in self.sums if key in self.sums[ds]]
             if not total:
@@ -86,6 +88,20 @@ class EvalEssential(Trace):
                 for ds, sums in self.sums.items():
                     if key in sums:
                         data.write_with_log(f"{key}|{ds}", to_number(sums[key]) / self.counts[ds][key])
+
+
+    def _all_reduce(self) -> None:
+        """Sum the per-process sums and counts, so the average covers every process's batches."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        for ds, sums in self.sums.items():
+            for key, value in sums.items():
+                device = value.device if isinstance(value, torch.Tensor) else "cpu"
+                pair = torch.tensor([float(value), float(self.counts[ds][key])], dtype=torch.float64, device=device)
+                dist.all_reduce(pair)
+                sums[key], self.counts[ds][key] = pair[0], int(pair[1].item())
 
 
 class Logger(Trace):
