@@ -168,3 +168,52 @@ def test_mixed_precision_flag_of_build_maps_to_lightning_precision(toy_data):
                           CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
     est = quiet_estimator(fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0), network)
     assert est._precision() == ("16-mixed" if torch.cuda.is_available() else "bf16-mixed")
+
+
+class InSync(Trace):
+    """At the end, checks that every process holds the same weights (gradients were averaged)."""
+
+    def __init__(self, models):
+        super().__init__(outputs="weights_in_sync", mode="train")
+        self.models = models
+
+    def on_epoch_end(self, data):
+        flat = torch.cat([p.detach().flatten() for m in self.models for p in m.parameters()])
+        gathered = [torch.zeros_like(flat) for _ in range(self.system.world_size)]
+        dist.all_gather(gathered, flat)
+        data.write_with_log("weights_in_sync", int(all(torch.equal(g, gathered[0]) for g in gathered)))
+
+
+def make_noise(x):
+    return torch.randn(x.shape[0], 4, device=x.device)
+
+
+@pytest.mark.timeout(600)
+def test_gan_with_two_models_under_ddp_spawn():
+    from fastest.op.tensorop import LambdaOp
+    from tests.test_estimator import DLoss, GLoss
+
+    real = NumpyDataset({"x": np.random.default_rng(0).normal(2.0, 0.5, size=(64, 2)).astype(np.float32)})
+    gen = fe.build(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), optimizer_fn="adam",
+                   model_name="ddp_gen")
+    disc = fe.build(lambda: nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1)), optimizer_fn="adam",
+                    model_name="ddp_disc")
+    network = fe.Network([
+        LambdaOp(fn=make_noise, inputs="x", outputs="z"),
+        ModelOp(model=gen, inputs="z", outputs="x_fake"),
+        ModelOp(model=disc, inputs="x_fake", outputs="fake_score"),
+        ModelOp(model=disc, inputs="x", outputs="real_score"),
+        GLoss(inputs="fake_score", outputs="gloss"),
+        DLoss(inputs=("real_score", "fake_score"), outputs="dloss"),
+        UpdateOp(model=gen, loss_name="gloss"),
+        UpdateOp(model=disc, loss_name="dloss"),
+    ])
+    before = [p.detach().clone() for m in (gen, disc) for p in m.parameters()]
+    pipeline = fe.Pipeline(train_data=real, batch_size=8, num_process=0)
+    est = fe.Estimator(pipeline, network, epochs=2, log_steps=1, accelerator="cpu", devices=2, strategy="ddp_spawn",
+                       progress_bar=False, traces=[InSync([gen, disc])])
+    history = est.fit("gan").history["train"]
+    assert list(history["gloss"]) == list(range(1, 9))  # 64 samples / 2 processes / 8 = 4 steps per epoch
+    assert history["weights_in_sync"] == {4: 1, 8: 1}
+    after = [p.detach() for m in (gen, disc) for p in m.parameters()]
+    assert all(not torch.equal(a, b) for a, b in zip(before, after))  # rank 0's trained weights came back

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+from torch.nn.parallel import DistributedDataParallel
 
 from fastest.errors import FastestValueError
 from fastest.network import Network
@@ -31,13 +35,15 @@ class LightningUpdater:
     def __init__(self, module: pl.LightningModule, clip: float | None = None) -> None:
         self.module = module
         self.clip = clip
+        self.ddp: DistributedDataParallel | None = None  # set under DDP: gradients are averaged before each step
         self._optimizers: dict[int, Any] = {}
         self._trainer: Any = None
 
     def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
         if params:
-            self.module.manual_backward(loss, inputs=params, retain_graph=retain_graph)
+            with self.ddp.no_sync() if self.ddp is not None else contextlib.nullcontext():
+                self.module.manual_backward(loss, inputs=params, retain_graph=retain_graph)
 
     def optimizer_of(self, model: Any) -> Any:
         """The Lightning-wrapped optimizer that updates ``model`` (found once per Trainer)."""
@@ -60,10 +66,28 @@ class LightningUpdater:
 
     def step(self, model: nn.Module) -> None:
         optimizer = self.optimizer_of(model)
+        if self.ddp is not None:
+            average_gradients(model)
         if self.clip is not None:
             self.module.clip_gradients(optimizer, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
+
+def average_gradients(model: nn.Module) -> None:
+    """All-reduce (mean) a model's gradients across processes in one flat buffer.
+
+    fastest syncs gradients itself rather than through DDP's reducer: a step may back-propagate
+    several losses into different models (GANs), which DDP's one-backward-per-forward reducer rejects.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = _flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    for grad, synced in zip(grads, _unflatten_dense_tensors(flat, grads)):
+        grad.copy_(synced)
 
 
 class FastestModule(pl.LightningModule):
@@ -85,6 +109,10 @@ class FastestModule(pl.LightningModule):
         self.system = system
         self.models = nn.ModuleList(network.models)
         self.updater = LightningUpdater(self, gradient_clip)
+
+    def on_train_start(self) -> None:
+        wrapper = self.trainer.strategy.model
+        self.updater.ddp = wrapper if isinstance(wrapper, DistributedDataParallel) else None  # see average_gradients
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers: list[torch.optim.Optimizer] = []
