@@ -57,7 +57,7 @@ class StepClock:
     def __init__(self, warmup: int, steps: int) -> None:
         self.warmup, self.steps, self.count = warmup, steps, 0
         self.start: float | None = None
-        self.stop: float | None = None
+        self.stop: float | None = None  # perf_counter stamps
 
     def tick(self) -> None:
         self.count += 1
@@ -102,7 +102,7 @@ class HandModule(pl.LightningModule):
         return torch.optim.Adam(self.model.parameters())
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        opt = self.optimizers()
+        opt: Any = self.optimizers()
         x, y = batch
         loss = sparse_categorical_crossentropy(self.model(x), y)
         self.manual_backward(loss)
@@ -125,9 +125,10 @@ class Config:
     def lightning_flags(self) -> dict[str, Any]:
         """The Trainer arguments fastest builds (mirrors fastest.lightning.runner.trainer_kwargs)."""
         return dict(accelerator="cpu", devices=1, strategy="auto", num_nodes=1, max_epochs=self.epochs,
-                    limit_train_batches=self.steps_per_epoch, limit_val_batches=1.0, num_sanity_val_steps=0,
-                    logger=False, enable_checkpointing=False, enable_model_summary=False,
-                    enable_progress_bar=False, inference_mode=False)
+                    limit_train_batches=self.steps_per_epoch, limit_val_batches=0,
+                    reload_dataloaders_every_n_epochs=0, num_sanity_val_steps=0, logger=False,
+                    enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
+                    inference_mode=False)
 
     def loader(self, x: np.ndarray, y: np.ndarray) -> DataLoader:
         return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=self.batch_size,
@@ -161,31 +162,29 @@ def run_lightning(data: dict[str, np.ndarray], cfg: Config) -> float:
     clock = cfg.clock()
     module, loader = HandModule(), cfg.loader(data["x_pre"], data["y"])
     with quiet_lightning():  # the same logging/warning filters fastest's runs get
-        pl.Trainer(**cfg.lightning_flags(), callbacks=[ClockCallback(clock)]).fit(module, train_dataloaders=loader)
+        trainer = pl.Trainer(**cfg.lightning_flags(), callbacks=[ClockCallback(clock)])
+        trainer.fit(module, train_dataloaders=loader)
     return clock.us_per_step()
 
 
-def build_estimator(x: np.ndarray, y: np.ndarray, ops: list[Any], cfg: Config, clock: StepClock) -> fe.Estimator:
-    pipeline = fe.Pipeline(train_data=NumpyDataset({"x": x, "y": y}), batch_size=cfg.batch_size, num_process=0,
-                           ops=ops)
+def build_estimator(x: np.ndarray, y: np.ndarray, ops: list[Any], cfg: Config,
+                    clock: StepClock) -> fe.Estimator:
+    pipeline = fe.Pipeline(train_data=NumpyDataset({"x": x, "y": y}), batch_size=cfg.batch_size,
+                           num_process=0, ops=ops)
     model = fe.build(model_fn=lambda: LeNet(input_shape=(1, 8, 8)), optimizer_fn="adam", model_name="lenet")
     network = fe.Network(ops=[ModelOp(model=model, inputs="x", outputs="y_pred"),
                               CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
                               UpdateOp(model=model, loss_name="ce")])
     return fe.Estimator(pipeline, network, epochs=cfg.epochs, train_steps_per_epoch=cfg.steps_per_epoch,
-                        traces=ClockTrace(clock), log_steps=None, progress_bar=False, accelerator="cpu", devices=1)
+                        traces=ClockTrace(clock), log_steps=None, progress_bar=False, accelerator="cpu",
+                        devices=1)
 
 
-def run_fastest(data: dict[str, np.ndarray], cfg: Config) -> float:
+def run_fastest(data: dict[str, np.ndarray], cfg: Config, with_ops: bool = True) -> float:
     clock = cfg.clock()
-    ops = [ExpandDims(inputs="x", outputs="x", axis=0), Minmax(inputs="x", outputs="x")]
-    build_estimator(data["x_raw"], data["y"], ops, cfg, clock).fit(warmup=False)
-    return clock.us_per_step()
-
-
-def run_fastest_pre(data: dict[str, np.ndarray], cfg: Config) -> float:
-    clock = cfg.clock()
-    build_estimator(data["x_pre"], data["y"], [], cfg, clock).fit(warmup=False)
+    ops = [ExpandDims(inputs="x", outputs="x", axis=0), Minmax(inputs="x", outputs="x")] if with_ops else []
+    x = data["x_raw"] if with_ops else data["x_pre"]
+    build_estimator(x, data["y"], ops, cfg, clock).fit(warmup=False)
     return clock.us_per_step()
 
 
@@ -193,15 +192,18 @@ VARIANTS: dict[str, tuple[str, Callable[[dict[str, np.ndarray], Config], float]]
     "a": ("raw PyTorch loop", run_raw),
     "b": ("hand-written LightningModule + pl.Trainer", run_lightning),
     "c": ("fastest Estimator (per-sample ops)", run_fastest),
-    "c'": ("fastest Estimator (preprocessed, no ops)", run_fastest_pre),
+    "c'": ("fastest Estimator (preprocessed, no ops)", lambda data, cfg: run_fastest(data, cfg, False)),
 }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--steps", type=int, default=300, help=f"timed steps per run (after {WARMUP} warmup)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of a, b, c, c'")
     parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch threads, same for every variant (default: torch's; 1 is steadier "
+                             "on a busy machine)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 60 steps, 1 round")
     args = parser.parse_args()
     steps, repeats = (60, 1) if args.quick else (max(args.steps, 1), max(args.repeats, 1))
@@ -211,20 +213,23 @@ def main() -> None:
     train, _ = digits.load_data()
     x_raw, y = train.data["x"].astype(np.float32), train.data["y"].astype(np.int64)
     data = {"x_raw": x_raw, "x_pre": preprocess(x_raw), "y": y}
-    cfg = Config(steps, args.batch_size, len(y), torch.get_num_threads())
+    cfg = Config(steps, args.batch_size, len(y), max(args.threads, 1))
     print(f"digits train: {len(y)} samples, batch {cfg.batch_size}, {cfg.steps_per_epoch} steps/epoch x "
           f"{cfg.epochs} epochs; timed steps {WARMUP + 1}..{WARMUP + steps}; {repeats} round(s); "
           f"torch {torch.__version__}, pl {pl.__version__}, {cfg.threads} threads, "
           f"load average {os.getloadavg()[0]:.2f} (other busy processes distort the timings)")
-    reference = trainer_kwargs(build_estimator(x_raw, y, [], cfg, StepClock(WARMUP, steps)))
-    if reference != cfg.lightning_flags():
-        print(f"WARNING: (b)'s Trainer flags {cfg.lightning_flags()} differ from fastest's {reference}")
+    mine = cfg.lightning_flags()
+    ref = trainer_kwargs(build_estimator(x_raw, y, [], cfg, StepClock(WARMUP, steps)))
+    if drift := {k: (mine.get(k, "-"), ref.get(k, "-")) for k in sorted(mine.keys() | ref.keys())
+                 if mine.get(k, "-") != ref.get(k, "-")}:
+        print(f"WARNING: (b)'s Trainer flags differ from fastest's trainer_kwargs, (b) vs fastest: {drift}")
 
     results: dict[str, list[float]] = {key: [] for key in VARIANTS}
     for round_idx in range(repeats):
         for key, (_, fn) in VARIANTS.items():
             results[key].append(fn(data, cfg))
-        print(f"round {round_idx + 1}: " + ", ".join(f"{k}={v[-1]:.0f}" for k, v in results.items()) + " µs/step")
+        timings = ", ".join(f"{k}={v[-1]:.0f}" for k, v in results.items())
+        print(f"round {round_idx + 1}: {timings} µs/step")
 
     med = {key: statistics.median(values) for key, values in results.items()}
     print(f"\n{'':<3} {'variant':<44} {'median µs/step':>15} {'min':>9} {'max':>9}")

@@ -269,3 +269,16 @@ def test_dcgan_style_network_updates_both_models_every_step():
     assert watch.changes == [[True, True]] * 8
     assert {"dloss", "gloss"} <= set(summary.history["train"])
     assert list(summary.history["train"]["gloss"]) == list(range(1, 9))
+
+
+def test_a_metric_a_saver_monitors_is_logged_as_computed_not_averaged(toy_data, tiny_model, tmp_path):
+    """BestModelSaver(metric="accuracy") must not make the eval essentials average per-sample accuracies."""
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], batch_size=10, num_process=0)
+    acc = fe.trace.metric.Accuracy(true_key="y", pred_key="y_pred")
+    saver = fe.trace.io.BestModelSaver(model=tiny_model, save_dir=str(tmp_path), metric="accuracy",
+                                       save_best_mode="max")
+    est = quiet_estimator(pipeline, classifier(tiny_model), traces=[acc, saver])
+    summary = est.fit("acc")
+    out = est.network.transform({"x": toy_data[1].data["x"]}, mode="infer")
+    expected = float((out["y_pred"].argmax(1) == toy_data[1].data["y"]).mean())
+    assert summary.history["eval"]["accuracy"][7] == pytest.approx(expected, abs=1e-6)

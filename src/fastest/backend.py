@@ -153,3 +153,178 @@ def feed_forward(model: nn.Module, *x: torch.Tensor, training: bool = False) -> 
     model.train(training)
     with torch.no_grad():
         return model(*x)
+
+
+# ----- more losses (FastEstimator's argument order: ``y_true`` first, except ``dice_score``) -----------------
+def _like(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return y_true.reshape(y_pred.shape).to(y_pred.dtype)
+
+
+def l1_loss(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error per sample (mean over every axis but the batch axis).
+
+    >>> l1_loss(torch.tensor([[0.0, 1.0], [2.0, 2.0]]), torch.tensor([[0.5, 1.0], [0.0, 2.0]]))
+    tensor([0.2500, 1.0000])
+    """
+    return _per_sample_mean(F.l1_loss(y_pred, _like(y_true, y_pred), reduction="none"))
+
+
+def smooth_l1_loss(y_true: torch.Tensor, y_pred: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Smooth L1 per sample: ``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = pred - true``)."""
+    _check_beta(beta)
+    return _per_sample_mean(F.smooth_l1_loss(y_pred, _like(y_true, y_pred), reduction="none", beta=beta))
+
+
+def huber(y_true: torch.Tensor, y_pred: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Huber loss per sample: ``0.5 d²`` where ``|d| <= beta``, else ``beta (|d| - 0.5 beta)``."""
+    _check_beta(beta)
+    return _per_sample_mean(F.huber_loss(y_pred, _like(y_true, y_pred), reduction="none", delta=beta))
+
+
+def _check_beta(beta: float, owner: str = "backend") -> None:
+    if not beta > 0:
+        raise FastestValueError(f"{owner}: beta must be a positive number, received {beta!r}.")
+
+
+def hinge(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Hinge loss per sample, ``mean(max(0, 1 - y_true * y_pred))``; labels are -1 or 1.
+
+    >>> hinge(torch.tensor([[-1, 1], [1, 1]]), torch.tensor([[0.5, 0.5], [2.0, -1.0]]))
+    tensor([1., 1.])
+    """
+    return _per_sample_mean(torch.clamp(1.0 - _like(y_true, y_pred) * y_pred, min=0.0))
+
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_focal(gamma: float, alpha: float | None, shape_reduction: str, sample_reduction: str, owner: str) -> None:
+    if gamma < 0:
+        raise FastestValueError(f"{owner}: gamma must be >= 0, received {gamma!r}.")
+    if alpha is not None and alpha > 1:
+        raise FastestValueError(f"{owner}: alpha must be in [0, 1] (None or negative: no weighting), received {alpha!r}.")
+    for name, value in (("shape_reduction", shape_reduction), ("sample_reduction", sample_reduction)):
+        if value not in _REDUCTIONS:
+            raise FastestValueError(f"{owner}: {name} must be one of {_REDUCTIONS}, received {value!r}.")
+
+
+def focal_loss(y_true: torch.Tensor, y_pred: torch.Tensor, gamma: float = 2.0, alpha: float | None = 0.25,
+               from_logits: bool = False, normalize: bool = True, shape_reduction: str = "sum",
+               sample_reduction: str = "mean") -> torch.Tensor:
+    """Sigmoid focal loss (RetinaNet) with FastEstimator's reductions.
+
+    Element-wise ``FL = alpha_t * (1 - p_t) ** gamma * BCE(p, y)`` with ``p_t = y p + (1 - y)(1 - p)`` and
+    ``alpha_t = y alpha + (1 - y)(1 - alpha)`` (no alpha factor when ``alpha`` is None or negative). Then:
+    ``normalize`` divides each sample's values by ``max(1, sum of that sample's y_true)`` (its number of
+    positives); ``shape_reduction`` reduces each sample over its non-batch axes ("sum", "mean" or "none");
+    ``sample_reduction`` reduces over the batch ("mean", "sum" or "none").
+
+    Args:
+        y_true: 0/1 targets with the shape of ``y_pred``.
+        y_pred: Probabilities, or logits with ``from_logits=True``.
+        gamma: Focusing exponent (>= 0).
+        alpha: Weight of the positives in [0, 1]; None or negative switches it off.
+        from_logits: ``y_pred`` holds logits.
+        normalize: Divide by the number of positives per sample.
+        shape_reduction: Reduction over each sample's values.
+        sample_reduction: Reduction over the batch.
+
+    >>> y = torch.tensor([[1.0], [1.0], [1.0], [0.0], [0.0], [0.0]])
+    >>> p = torch.tensor([[0.97], [0.91], [0.73], [0.27], [0.09], [0.03]])
+    >>> round(float(focal_loss(y, p, gamma=0.0, alpha=None, normalize=False)), 4)
+    0.1465
+    """
+    _check_focal(gamma, alpha, shape_reduction, sample_reduction, "focal_loss")
+    y_true = _like(y_true, y_pred)
+    if from_logits:
+        ce = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+        prob = torch.sigmoid(y_pred)
+    else:
+        ce = F.binary_cross_entropy(y_pred, y_true, reduction="none")
+        prob = y_pred
+    p_t = y_true * prob + (1 - y_true) * (1 - prob)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha is not None and alpha >= 0:
+        loss = loss * (y_true * alpha + (1 - y_true) * (1 - alpha))
+    axes = list(range(1, loss.ndim))
+    if normalize and axes:
+        positives = y_true.sum(dim=axes).clamp(min=1.0)
+        loss = loss / positives.reshape(-1, *([1] * len(axes)))
+    if axes and shape_reduction != "none":
+        loss = loss.sum(dim=axes) if shape_reduction == "sum" else loss.mean(dim=axes)
+    if sample_reduction == "mean":
+        return loss.mean()
+    return loss.sum() if sample_reduction == "sum" else loss
+
+
+def dice_score(y_pred: torch.Tensor, y_true: torch.Tensor, soft_dice: bool = False, sample_average: bool = False,
+               channel_average: bool = False, channel_weights: torch.Tensor | None = None,
+               epsilon: float = 1e-6) -> torch.Tensor:
+    """Dice score per sample and channel of channels-first ``(N, C, ...)`` tensors.
+
+    ``dice[n, c] = 2 * sum(p * t) / (sum(p) + sum(t) + epsilon)`` over the spatial axes (with
+    ``soft_dice`` the denominator sums squares: ``sum(p²) + sum(t²)``). ``channel_weights`` (length C)
+    multiply each channel's score; ``channel_average`` averages over C and ``sample_average`` over N.
+
+    >>> t = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])
+    >>> p = torch.tensor([[[1.0, 0.0, 0.0, 0.0]]])
+    >>> round(float(dice_score(p, t)[0, 0]), 4)
+    0.6667
+    """
+    y_true = _like(y_true, y_pred)
+    n, c = y_pred.shape[0], (y_pred.shape[1] if y_pred.ndim > 1 else 1)
+    pred, true = y_pred.reshape(n, c, -1), y_true.reshape(n, c, -1)
+    numerator = (pred * true).sum(dim=-1)
+    if soft_dice:
+        denominator = (pred**2).sum(dim=-1) + (true**2).sum(dim=-1)
+    else:
+        denominator = pred.sum(dim=-1) + true.sum(dim=-1)
+    dice = 2.0 * numerator / (denominator + epsilon)
+    if channel_weights is not None:
+        dice = dice * channel_weights.to(dice)
+    if channel_average:
+        dice = dice.mean(dim=1)
+    if sample_average:
+        dice = dice.mean(dim=0)
+    return dice
+
+
+def l2_regularization(model: nn.Module, beta: float = 0.01) -> torch.Tensor:
+    """``beta * sum(w²) / 2`` over the trainable parameters of ``model`` (FastEstimator's definition).
+
+    >>> layer = nn.Linear(1, 1)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(2.0), layer.bias.fill_(1.0)
+    >>> float(l2_regularization(layer, beta=0.1).detach())
+    0.25
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        return torch.zeros(())
+    return beta * torch.stack([(p**2).sum() for p in params]).sum() / 2
+
+
+def lambertw(z: torch.Tensor, iterations: int = 12) -> torch.Tensor:
+    """The principal branch W0 of the Lambert W function (``W(z) * exp(W(z)) = z``) for ``z >= -1/e``.
+
+    Halley's method in float64 (float32 on Apple MPS) on ``z``'s device, started from a series near the
+    branch point and from Winitzki's approximation elsewhere; the result has ``z``'s dtype and no gradient.
+
+    >>> [round(v, 4) for v in lambertw(torch.tensor([-0.36787944, 0.0, 1.0, 2.718281828])).tolist()]
+    [-1.0, 0.0, 0.5671, 1.0]
+    """
+    with torch.no_grad():
+        x = z.detach().to(torch.float32 if z.device.type == "mps" else torch.float64).clamp(min=-1.0 / torch.e)
+        p = torch.sqrt((2.0 * (torch.e * x + 1.0)).clamp(min=0.0))
+        near_branch = -1.0 + p - p**2 / 3.0 + 11.0 / 72.0 * p**3
+        log1p = torch.log1p(x.clamp(min=-0.25))
+        winitzki = log1p * (1.0 - torch.log1p(log1p) / (2.0 + log1p))
+        w = torch.where(x < -0.25, near_branch, winitzki)
+        for _ in range(iterations):
+            ew = torch.exp(w)
+            f = w * ew - x
+            wp1 = w + 1.0
+            safe = wp1.abs() > 1e-10
+            denominator = ew * wp1 - (w + 2.0) * f / torch.where(safe, 2.0 * wp1, torch.ones_like(wp1))
+            w = torch.where(safe & (denominator != 0), w - f / denominator, w)
+        return w.to(z.dtype)

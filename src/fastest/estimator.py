@@ -19,7 +19,7 @@ from fastest.op.op import to_list
 from fastest.pipeline import Pipeline, peek_keys
 from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
 from fastest.summary.summary import Summary
-from fastest.trace.essential import EvalEssential, Logger, TrainEssential
+from fastest.trace.essential import EvalEssential, Logger, TrainEssential, monitored_keys
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
 
@@ -130,10 +130,8 @@ class Estimator:
 
     # ----- traces ----------------------------------------------------------------------------------------------
     def _prepare_traces(self) -> list[Any]:
-        monitor = self.monitor_names | self.network.get_loss_keys()
-        for trace in self.user_traces:
-            for value in all_values(trace):
-                monitor |= set(value.fe_monitor_names)
+        monitor = monitored_keys(self.monitor_names | self.network.get_loss_keys(),
+                                 [value for trace in self.user_traces for value in all_values(trace)])
         return [TrainEssential(monitor), EvalEssential(monitor), *self.user_traces,
                 Logger(verbose=self.log_steps is not None)]
 

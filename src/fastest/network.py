@@ -8,7 +8,6 @@ LightningModule passes one that uses ``manual_backward`` and Lightning's optimiz
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -257,7 +256,8 @@ class Network:
         plan = self.plan(state["mode"], state["epoch"], state["ds_id"])
         store = dict(batch)
         state["deferred"] = []
-        context = contextlib.nullcontext() if plan.needs_grad or state.get("enable_grad") else torch.no_grad()
+        # Lightning validates under no_grad: ops that need gradients (FGSM, saliency) switch them back on
+        context = torch.enable_grad() if plan.needs_grad or state.get("enable_grad") else torch.no_grad()
         with context:
             for i, op in enumerate(plan.ops):
                 if getattr(op, "deletes", False):

@@ -68,7 +68,7 @@ class OpDataset(Dataset):
         )
 
 
-def run_ops(ops: list[NumpyOp], data: dict[str, Any], state: dict[str, Any],
+def run_ops(ops: list[Any], data: dict[str, Any], state: dict[str, Any],
             keep_keys: frozenset[str] | None = None, method: str = "forward") -> Any:
     """Run NumpyOps in order on one sample (or one batch with ``method='forward_batch'``).
 
@@ -312,10 +312,13 @@ class Pipeline:
         dataset = OpDataset(source, sample_ops, state, keep)
         shuffle = mode == "train" if shuffle is None else shuffle
         size = None if is_batched(source) else batch_op.batch_size
+        batched = is_batched(source)  # it shuffles its own samples; its batch indices stay in order (patterns)
         if num_replicas > 1:
             seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
-            sampler: Any = (DistributedSampler(dataset, num_replicas, rank, shuffle=True, seed=seed) if shuffle
+            sampler: Any = (DistributedSampler(dataset, num_replicas, rank, shuffle=not batched, seed=seed) if shuffle
                             else UnpaddedShardSampler(dataset, num_replicas, rank))
+        elif batched:
+            sampler = [i % len(dataset) for i in range(max(steps_per_epoch or 0, len(dataset)))]
         elif shuffle:
             wanted = steps_per_epoch * (size or 1) if steps_per_epoch else None
             sampler = RandomSampler(dataset, num_samples=max(wanted, len(dataset)) if wanted else None)

@@ -61,7 +61,7 @@ def _op_table(pipeline: Pipeline, mode: str, epoch: int, ds_id: str, batches: in
     for b in range(batches):
         samples = []
         for i in range(size):
-            sample: Any = dict(source[(b * size + i) % len(source)])  # type: ignore[arg-type]
+            sample: Any = dict(source[(b * size + i) % len(source)])  # type: ignore[arg-type, index]
             for op in sample_ops:
                 sample = timed(op, sample, "forward")
                 if isinstance(sample, Filtered):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fastest.dataset import NumpyDataset
+from fastest.dataset import FEDataset, GeneratorDataset, NumpyDataset
 from fastest.dataset.data import breast_cancer, digits
 from fastest.errors import FastestTypeError, FastestValueError
 
@@ -53,3 +53,113 @@ def test_digits_loader_works_offline():
 def test_breast_cancer_loader():
     train, evals = breast_cancer.load_data()
     assert len(train) + len(evals) == 569 and train[0]["x"].shape == (30,)
+
+
+def labelled(counts: list[int]) -> NumpyDataset:
+    y = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
+    return NumpyDataset({"x": np.arange(len(y)), "y": y})
+
+
+def test_stratified_split_keeps_class_ratios_within_one_sample():
+    ds = labelled([50, 30, 7])
+    a, b = ds.split(0.3, 0.2, seed=1, stratify="y")
+    assert np.bincount(a.data["y"]).tolist() == [15, 9, 2]  # round(0.3 * n_c)
+    assert np.bincount(b.data["y"]).tolist() == [10, 6, 1]  # round(0.2 * n_c)
+    assert np.bincount(ds.data["y"]).tolist() == [25, 15, 4]
+    for part, fraction in ((a, 0.3), (b, 0.2)):
+        assert np.all(np.abs(np.bincount(part.data["y"]) - fraction * np.array([50, 30, 7])) <= 1)
+    everything = np.concatenate([a.data["x"], b.data["x"], ds.data["x"]])
+    assert sorted(everything.tolist()) == list(range(87))
+    assert all((p.data["y"] == labelled([50, 30, 7]).data["y"][p.data["x"]]).all() for p in (a, b, ds))
+
+
+def test_stratified_split_by_count_and_seeding():
+    part = labelled([50, 30, 7]).split(20, seed=4, stratify="y")
+    assert np.bincount(part.data["y"]).tolist() == [11, 7, 2]  # round(20 / 87 * n_c)
+    again = labelled([50, 30, 7]).split(20, seed=4, stratify="y")
+    np.testing.assert_array_equal(part.data["x"], again.data["x"])
+
+
+def test_split_by_indices_moves_exactly_those_samples():
+    ds = NumpyDataset({"x": np.arange(10) * 10})
+    first, second = ds.split([3, 1], range(7, 9))
+    assert first.data["x"].tolist() == [30, 10] and second.data["x"].tolist() == [70, 80]
+    assert ds.data["x"].tolist() == [0, 20, 40, 50, 60, 90]
+
+
+def test_split_index_and_stratify_errors():
+    ds = labelled([5, 5])
+    with pytest.raises(FastestValueError, match="not both"):
+        ds.split(0.2, [1])
+    with pytest.raises(FastestValueError, match="overlap"):
+        ds.split([1, 2], [2])
+    with pytest.raises(FastestValueError, match=r"must lie in \[0, 10\)"):
+        ds.split([10])
+    with pytest.raises(FastestValueError, match="not with index sequences"):
+        ds.split([1], stratify="y")
+    with pytest.raises(KeyError, match="no key 'yy'.*Did you mean 'y'"):
+        ds.split(0.5, stratify="yy")
+    with pytest.raises(FastestValueError, match="would be empty"):
+        labelled([3, 3]).split(0.1, stratify="y")
+    assert len(ds) == 10  # failed splits leave the dataset alone
+
+
+def test_summary_content_and_text():
+    ds = NumpyDataset({"x": np.zeros((6, 2, 3), np.float32), "y": np.array([0, 1, 1, 2, 2, 2]),
+                       "name": np.array(list("abcdef"))})
+    summary = ds.summary()
+    assert summary.num_instances == 6
+    assert (summary.keys["x"].dtype, summary.keys["x"].shape, summary.keys["x"].class_counts) == ("float32", (2, 3), None)
+    assert summary.keys["y"].class_counts == {0: 1, 1: 2, 2: 3} and summary.keys["y"].num_unique_values == 3
+    assert summary.keys["name"].num_unique_values == 6 and summary.keys["name"].class_counts is None
+    assert str(ds) == str(summary) == (
+        "DatasetSummary: 6 instances\n"
+        "  x: float32, shape (2, 3)\n"
+        "  y: int64, shape (), 3 unique, counts {0: 1, 1: 2, 2: 3}\n"
+        "  name: <U1, shape (), 6 unique"
+    )
+    assert "num_instances=6" in repr(summary)
+
+
+def test_summary_marks_ragged_dimensions():
+    class Ragged(FEDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"tokens": np.zeros((i + 1, 4)), "label": [0, 1, 0][i]}
+
+    summary = Ragged().summary()
+    assert summary.keys["tokens"].shape == (None, 4) and summary.keys["tokens"].dtype == "float64"
+    assert summary.keys["label"].dtype == "int" and summary.keys["label"].class_counts == {0: 2, 1: 1}
+
+
+def test_generator_dataset_takes_the_next_item_and_receives_the_index():
+    seen = []
+
+    def numbers():
+        n = 0
+        while True:
+            index = yield {"n": n}
+            seen.append(index)
+            n += 1
+
+    ds = GeneratorDataset(numbers(), samples_per_epoch=5)
+    assert len(ds) == 5 and [ds[i]["n"] for i in (4, 2, 3)] == [0, 1, 2] and seen == [2, 3]
+    with pytest.raises(IndexError):
+        ds[5]
+    summary = ds.summary()
+    assert summary.num_instances == 5 and summary.keys["n"].dtype == "int"
+    with pytest.raises(TypeError, match="cannot be split"):
+        ds.split(0.5)
+
+
+def test_generator_dataset_runs_out_or_restarts():
+    finite = GeneratorDataset(iter([{"x": 1}]), samples_per_epoch=3)
+    assert finite[0] == {"x": 1}
+    with pytest.raises(RuntimeError, match="ran out"):
+        finite[1]
+    restarting = GeneratorDataset(lambda: iter([{"x": 1}, {"x": 2}]), samples_per_epoch=3)
+    assert [restarting[i]["x"] for i in range(3)] == [1, 2, 1]
+    with pytest.raises(TypeError, match="generator of dict samples"):
+        GeneratorDataset([{"x": 1}], samples_per_epoch=1)

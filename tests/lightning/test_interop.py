@@ -104,7 +104,8 @@ def test_estimator_parts_in_a_users_trainer_with_a_lightning_logger(toy_data, tm
     trainer = pl.Trainer(**parts.trainer_kwargs, logger=logger, callbacks=parts.callbacks,
                          enable_progress_bar=False, enable_checkpointing=False)
     trainer.fit(parts.module, datamodule=parts.datamodule)
-    rows = list(csv.DictReader(open(tmp_path / "run" / "version_0" / "metrics.csv")))
+    with open(tmp_path / "run" / "version_0" / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
     columns = set(rows[0])
     assert {"step", "train/ce", "eval/ce", "eval/accuracy"} <= columns
     eval_rows = [r for r in rows if r["eval/accuracy"]]

@@ -1,7 +1,23 @@
 """Dict-sample datasets and loaders of public data sets (``fastest.dataset.data.<name>``)."""
 
 from fastest._lazy import lazy_submodules
-from fastest.dataset.dataset import FEDataset, NumpyDataset
+from fastest.dataset.compose import BatchDataset, CombinedDataset, InterleaveDataset
+from fastest.dataset.dataset import DatasetSummary, FEDataset, KeySummary, NumpyDataset
+from fastest.dataset.files import CSVDataset, DirDataset, LabeledDirDataset, SiameseDirDataset
+from fastest.dataset.generator import GeneratorDataset
 
-__all__ = ["FEDataset", "NumpyDataset"]
+__all__ = [
+    "BatchDataset",
+    "CSVDataset",
+    "CombinedDataset",
+    "DatasetSummary",
+    "DirDataset",
+    "FEDataset",
+    "GeneratorDataset",
+    "InterleaveDataset",
+    "KeySummary",
+    "LabeledDirDataset",
+    "NumpyDataset",
+    "SiameseDirDataset",
+]
 __getattr__ = lazy_submodules(__name__)

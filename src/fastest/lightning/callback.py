@@ -66,7 +66,7 @@ class TraceBridge(pl.Callback):
             data = Data(batch)
             run_event(traces, event, data, self.system)
             if trainer is not None and trainer.loggers and data.maps[0]:
-                self._to_lightning_loggers(trainer, data.maps[0])
+                self._to_lightning_loggers(trainer, data.read_logs())
 
     def _to_lightning_loggers(self, trainer: pl.Trainer, logs: dict[str, Any]) -> None:
         """Pass scalar trace logs to the Trainer's own loggers (CSVLogger, TensorBoardLogger, WandbLogger …)."""

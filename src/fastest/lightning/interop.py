@@ -26,7 +26,7 @@ from fastest.network import Network
 from fastest.op.op import to_list
 from fastest.op.tensorop.model import UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
-from fastest.trace.essential import EvalEssential, Logger
+from fastest.trace.essential import EvalEssential, Logger, monitored_keys
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
 
@@ -138,7 +138,7 @@ class TraceCallback(TraceBridge):
                  log_steps: int | None = None, verbose: bool = False) -> None:
         user = [traces] if isinstance(traces, Trace) else list(traces)
         losses = set(to_list(loss_keys))
-        monitor = losses | {k for t in user for k in t.fe_monitor_names}
+        monitor = monitored_keys(losses, user)
         self.traces = [EvalEssential(monitor), *user, Logger(verbose=verbose)]
         system = System(_UserLoop(losses), None, self.traces, total_epochs=0, log_steps=log_steps)  # type: ignore[arg-type]
         for trace in self.traces:

@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
+from fastest.errors import FastestValueError
 from fastest.trace.trace import Data, Trace
 
 
@@ -18,6 +20,38 @@ def to_number(value: Any) -> Any:
         value = value.detach()
         return value.item() if value.numel() == 1 else value.cpu().numpy()
     return value
+
+
+def model_loss_key(model: nn.Module, owner: str) -> str:
+    """The single loss key a model is updated with (``UpdateOp(model, loss_name=...)``).
+
+    Raises a FastestValueError when the model has no loss yet or several.
+    """
+    losses = sorted(getattr(model, "loss_name", set()))
+    if len(losses) != 1:
+        raise FastestValueError(
+            f"{owner}: cannot infer the metric of model {getattr(model, 'model_name', '?')!r}: it has "
+            f"{len(losses)} loss keys {losses}. Pass metric=... (e.g. metric='accuracy' with a 'max' mode), "
+            "or create the UpdateOp before the trace."
+        )
+    return losses[0]
+
+
+def is_log_step(system: Any) -> bool:
+    """True at the training steps where logs are written: every ``log_steps`` steps and at step 1."""
+    log_steps = system.log_steps
+    if not log_steps:
+        return False
+    return system.global_step % log_steps == 0 or system.global_step == 1
+
+
+
+def monitored_keys(names: Iterable[str], traces: Iterable[Any]) -> set[str]:
+    """Keys the essential traces log from batches: the given names and every trace's ``fe_monitor_names``,
+    minus the keys traces compute themselves (an ``accuracy`` a metric logs at epoch end is not averaged)."""
+    traces = list(traces)
+    keys = set(names).union(*(t.fe_monitor_names for t in traces))
+    return keys - {key for t in traces for key in t.outputs}
 
 
 class TrainEssential(Trace):
@@ -36,10 +70,9 @@ class TrainEssential(Trace):
         self.last_log_step = self.system.global_step
 
     def on_batch_end(self, data: Data) -> None:
-        log_steps = self.system.log_steps
-        step = self.system.global_step
-        if not log_steps or (step % log_steps != 0 and step != 1):
+        if not is_log_step(self.system):
             return
+        step = self.system.global_step
         for key in self.monitor_names:
             if key in data:
                 data.write_with_log(key, data[key])

@@ -1,14 +1,72 @@
-"""Traces that write files. Only the chief process (rank 0) writes; every write is atomic."""
+"""Traces that write files. Only the chief process (rank 0) writes; every write is atomic.
+
+Models (:class:`ModelSaver`, :class:`BestModelSaver`) and logs (:class:`CSVLogger`) live here;
+images (:class:`ImageSaver`, :class:`ImageViewer`) in ``fastest.trace.display`` and
+:class:`TensorBoard` in ``fastest.trace.tensorboard``, both importable from here too.
+"""
 
 from __future__ import annotations
 
+import csv
 import os
+from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
 from torch import nn
 
 from fastest.backend import load_model, save_model
 from fastest.errors import FastestValueError
+from fastest.op.op import to_list
+from fastest.trace.display import ImageSaver, ImageViewer, atomic_open
+from fastest.trace.essential import model_loss_key, to_number
+from fastest.trace.tensorboard import TensorBoard
 from fastest.trace.trace import Data, Trace
+
+
+class ModelSaver(Trace):
+    """Save the model's weights every ``frequency`` training epochs.
+
+    The files are ``<save_dir>/<model_name>_epoch_<n>.pt`` (a ``state_dict``, loadable with
+    ``fe.backend.load_model``). With ``max_to_keep`` only the newest files this trace wrote are kept;
+    files it did not write are never deleted.
+
+    Args:
+        model: A model from ``fe.build``.
+        save_dir: Folder of the files (created if missing); None saves nothing (handy in smoke tests).
+        frequency: Save every this many epochs.
+        max_to_keep: Keep at most this many files (None or 0: keep all).
+
+    >>> import fastest as fe, torch
+    >>> saver = ModelSaver(fe.build(lambda: torch.nn.Linear(2, 1), "sgd", model_name="lin"), save_dir=None)
+    >>> sorted(saver.mode)
+    ['train']
+    """
+
+    def __init__(self, model: nn.Module, save_dir: str | None, frequency: int = 1,
+                 max_to_keep: int | None = None) -> None:
+        super().__init__(mode="train")
+        if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
+            raise FastestValueError(f"ModelSaver: frequency must be an int >= 1 (epochs), received {frequency!r}.")
+        if max_to_keep is not None and (isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int)
+                                        or max_to_keep < 0):
+            raise FastestValueError(f"ModelSaver: max_to_keep must be None or an int >= 0, received {max_to_keep!r}.")
+        self.model = model
+        self.save_dir = save_dir
+        self.frequency = frequency
+        self.max_to_keep = max_to_keep
+        self.written: list[str] = []
+
+    def on_epoch_end(self, data: Data) -> None:
+        epoch = self.system.epoch_idx
+        if self.save_dir is None or epoch % self.frequency or not self.system.is_chief:
+            return
+        path = save_model(self.model, self.save_dir, f"{self.model.model_name}_epoch_{epoch}")
+        self.written = [p for p in self.written if p != path] + [path]
+        while self.max_to_keep and len(self.written) > self.max_to_keep:
+            oldest = self.written.pop(0)
+            if os.path.exists(oldest):
+                os.remove(oldest)
 
 
 class BestModelSaver(Trace):
@@ -27,15 +85,7 @@ class BestModelSaver(Trace):
 
     def __init__(self, model: nn.Module, save_dir: str, metric: str | None = None, save_best_mode: str = "min",
                  load_best_final: bool = False) -> None:
-        if metric is None:
-            losses = sorted(getattr(model, "loss_name", set()))
-            if len(losses) != 1:
-                raise FastestValueError(
-                    f"BestModelSaver: cannot infer the metric of model {getattr(model, 'model_name', '?')!r}: it has "
-                    f"{len(losses)} loss keys {losses}. Pass metric=... (e.g. metric='accuracy', save_best_mode='max'), "
-                    "or create the UpdateOp before the trace."
-                )
-            metric = losses[0]
+        metric = metric if metric is not None else model_loss_key(model, "BestModelSaver")
         if save_best_mode not in ("min", "max"):
             raise FastestValueError(f"BestModelSaver: save_best_mode must be 'min' or 'max', received {save_best_mode!r}.")
         super().__init__(inputs=metric, outputs=[f"since_best_{metric}", f"{save_best_mode}_{metric}"], mode="eval")
@@ -71,4 +121,114 @@ class BestModelSaver(Trace):
                 print(f"fastest-BestModelSaver: restored {self.model.model_name} from {self.model_path}", flush=True)
 
 
-__all__ = ["BestModelSaver"]
+class CSVLogger(Trace):
+    """Write the logs of the run to a CSV file, rewritten (atomically) at every epoch end.
+
+    One row each time logs are written: at every epoch end of each mode, and at the training log
+    steps (``log_steps``) where the losses are logged. Columns: ``mode, step, epoch`` and then the
+    logged keys in the order they first appear (blank where a row has no value); a value that is not
+    a number is written as a list (arrays) or its text.
+
+    With ``instance_id_key``, per-instance values (``data.write_per_instance_log``, and batch keys
+    named in ``monitor_names`` with one value per sample) go to a second file next to ``filename``,
+    ``<stem>_instances<ext>``, one row per sample: ``mode, step, epoch, <instance_id_key>`` and the values.
+
+    Args:
+        filename: Path of the CSV file (its folder is created if missing).
+        monitor_names: Keys to record; None: every logged key; a list with "*": every logged key plus
+            the listed ones (which must be logged, e.g. through the Estimator's ``monitor_names``).
+        instance_id_key: Batch key holding each sample's id; enables the per-instance file.
+        mode: Modes to record (None: all).
+
+    >>> logger = CSVLogger("logs/run.csv", instance_id_key="id")
+    >>> logger.inputs, logger.instance_filename
+    (['*', 'id'], 'logs/run_instances.csv')
+    """
+
+    def __init__(self, filename: str, monitor_names: str | Iterable[str] | None = None,
+                 instance_id_key: str | None = None, mode: str | Iterable[str] | None = None) -> None:
+        names = to_list(monitor_names)
+        listed = [n for n in names if n != "*"]
+        inputs = ["*", *listed, *([instance_id_key] if instance_id_key else [])]
+        super().__init__(inputs=list(dict.fromkeys(inputs)), mode=mode)
+        self.filename = filename
+        self.record_all = not names or "*" in names
+        self.monitor_names = listed
+        self.instance_id_key = instance_id_key
+        stem, ext = os.path.splitext(filename)
+        self.instance_filename = f"{stem}_instances{ext or '.csv'}" if instance_id_key else None
+        self.rows: list[dict[str, Any]] = []
+        self.instance_rows: list[dict[str, Any]] = []
+
+    def on_begin(self, data: Data) -> None:
+        if self.system.mode != "test":  # a new fit starts a new file; test rows follow the fit's
+            self.rows, self.instance_rows = [], []
+
+    def on_batch_end(self, data: Data) -> None:
+        logs = data.read_logs()
+        self._add_row(logs)
+        if self.instance_id_key is not None:
+            self._add_instance_rows(data, logs)
+
+    def on_epoch_end(self, data: Data) -> None:
+        self._add_row(data.read_logs())
+        if not self.system.is_chief:
+            return
+        _write_csv(self.filename, ["mode", "step", "epoch"], self.rows)
+        if self.instance_filename is not None:
+            _write_csv(self.instance_filename, ["mode", "step", "epoch", str(self.instance_id_key)], self.instance_rows)
+
+    def _where(self) -> dict[str, Any]:
+        return {"mode": self.system.mode, "step": self.system.global_step, "epoch": self.system.epoch_idx}
+
+    def _add_row(self, logs: dict[str, Any]) -> None:
+        keys = list(logs) if self.record_all else [k for k in self.monitor_names if k in logs]
+        if keys:
+            self.rows.append({**self._where(), **{k: _cell(logs[k]) for k in keys}})
+
+    def _add_instance_rows(self, data: Data, logs: dict[str, Any]) -> None:
+        values = {k: v for k, v in data.read_per_instance_logs().items() if self.record_all or k in self.monitor_names}
+        for key in self.monitor_names:  # listed batch keys with one value per sample
+            if key not in values and key not in logs and key in data and np.ndim(data[key]) >= 1:
+                values[key] = data[key]
+        if not values:
+            return
+        ids = _column(data[str(self.instance_id_key)])
+        columns = {key: _column(value) for key, value in values.items()}
+        for key, column in columns.items():
+            if len(column) != len(ids):
+                raise FastestValueError(
+                    f"CSVLogger: per-instance key {key!r} has {len(column)} values but the batch has {len(ids)} "
+                    f"ids in {self.instance_id_key!r}. Write one value per sample with data.write_per_instance_log.")
+        where = self._where()
+        for i, instance in enumerate(ids):
+            self.instance_rows.append({**where, str(self.instance_id_key): instance,
+                                       **{key: column[i] for key, column in columns.items()}})
+
+
+def _cell(value: Any) -> Any:
+    """A logged value as a CSV cell: numbers as Python numbers, arrays as lists, anything else as is."""
+    value = to_number(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _column(value: Any) -> list[Any]:
+    """One cell per sample of a batched value (a tensor, array or list)."""
+    value = to_number(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.ndim else [value.item()]
+    return list(value) if isinstance(value, (list, tuple)) else [_cell(value)]
+
+
+def _write_csv(path: str, fixed: list[str], rows: list[dict[str, Any]]) -> None:
+    """Rewrite ``path`` with ``rows``: the ``fixed`` columns, then every other key in order of appearance."""
+    columns = list(dict.fromkeys([*fixed, *(key for row in rows for key in row)]))
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+__all__ = ["BestModelSaver", "CSVLogger", "ImageSaver", "ImageViewer", "ModelSaver", "TensorBoard"]

@@ -2,6 +2,7 @@
 
 from fastest._lazy import lazy_submodules
 from fastest.op.tensorop.tensorop import Delete, LambdaOp, TensorOp
+from fastest.op.tensorop.util import Argmax, Average, Gather, Normalize, Permute, Reshape
 
-__all__ = ["Delete", "LambdaOp", "TensorOp"]
+__all__ = ["Argmax", "Average", "Delete", "Gather", "LambdaOp", "Normalize", "Permute", "Reshape", "TensorOp"]
 __getattr__ = lazy_submodules(__name__)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
 from fastest import backend
-from fastest.errors import FastestValueError
+from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.tensorop.tensorop import TensorOp
 
 
@@ -113,3 +115,341 @@ class MeanSquaredError(LossOp):
     def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
         y_pred, y_true = data
         return backend.mean_squared_error(y_pred, y_true, average_loss=self.average_loss)
+
+
+class _PairLoss(LossOp):
+    """A LossOp that must read exactly ``[y_pred_key, y_true_key]``."""
+
+    def __init__(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = "!infer",
+        ds_id: str | Iterable[str] | None = None,
+        average_loss: bool = True,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id, average_loss=average_loss)
+        if len(self.inputs) != 2:
+            raise FastestValueError(
+                f"{type(self).__name__} needs inputs=[y_pred_key, y_true_key], received {self.inputs}.")
+
+
+class FocalLoss(_PairLoss):
+    """Sigmoid focal loss (Lin et al., RetinaNet) with FastEstimator's reductions.
+
+    Element-wise ``alpha_t * (1 - p_t) ** gamma * BCE(p, y)`` with ``p_t = y p + (1 - y)(1 - p)`` and
+    ``alpha_t = y alpha + (1 - y)(1 - alpha)``. ``normalize`` divides each sample by its number of
+    positives (at least 1), ``shape_reduction`` reduces each sample's values, ``sample_reduction`` the
+    batch. See :func:`fastest.backend.focal_loss`. With ``normalize=False``, ``shape_reduction="none"``
+    and ``sample_reduction="none"`` it equals ``torchvision.ops.sigmoid_focal_loss``.
+
+    Args:
+        inputs: ``[y_pred_key, y_true_key]``; ``y_true`` holds 0/1 targets shaped like ``y_pred``.
+        outputs: The loss key.
+        gamma: Focusing exponent (>= 0).
+        alpha: Weight of the positives in [0, 1]; None or -1 for no weighting.
+        sample_reduction: "mean" (scalar), "sum" or "none" (one value per sample).
+        shape_reduction: "sum", "mean" or "none" over each sample's non-batch axes.
+        from_logits: ``y_pred`` holds logits rather than probabilities.
+        normalize: Divide by the number of positive targets per sample.
+        mode: Modes to run in (default all but "infer").
+        ds_id: Dataset ids to run for (an addition; FastEstimator's FocalLoss has none).
+
+    >>> op = FocalLoss(inputs=["y_pred", "y"], outputs="fl", from_logits=True)
+    >>> round(float(op.forward([torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 0.0]])], {})), 4)
+    0.0174
+    """
+
+    def __init__(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        gamma: float = 2.0,
+        alpha: float | None = 0.25,
+        sample_reduction: str = "mean",
+        shape_reduction: str = "sum",
+        from_logits: bool = False,
+        normalize: bool = True,
+        mode: str | Iterable[str] | None = "!infer",
+        ds_id: str | Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id,
+                         average_loss=sample_reduction != "none")
+        backend._check_focal(gamma, alpha, shape_reduction, sample_reduction, "FocalLoss")
+        self.gamma = gamma
+        self.alpha = alpha
+        self.sample_reduction = sample_reduction
+        self.shape_reduction = shape_reduction
+        self.from_logits = from_logits
+        self.normalize = normalize
+
+    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+        y_pred, y_true = data
+        # average_loss=False (set by SuperLoss, for instance) asks for one value per sample
+        reduction = self.sample_reduction if self.average_loss else "none"
+        return backend.focal_loss(y_true, y_pred, gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits,
+                                  normalize=self.normalize, shape_reduction=self.shape_reduction,
+                                  sample_reduction=reduction)
+
+
+class DiceLoss(_PairLoss):
+    """Negative Dice score of channels-first ``(N, C, ...)`` predictions, as in FastEstimator.
+
+    Per sample and channel ``dice = 2 * sum(p * t) / (sum(p) + sum(t) + epsilon)`` over the spatial
+    axes (``soft_dice``: squares in the denominator), times ``channel_weights``; the loss is ``-dice``
+    (in [-1, 0]), averaged over channels with ``channel_average`` and over the batch with
+    ``average_loss``. So with the defaults it is a scalar, with ``average_loss=False`` one value per
+    sample, and with ``channel_average=False`` it keeps a channel axis.
+
+    Args:
+        inputs: ``[y_pred_key, y_true_key]`` (masks of the same shape).
+        outputs: The loss key.
+        mode: Modes to run in (default all but "infer").
+        ds_id: Dataset ids to run for.
+        soft_dice: Square the terms of the denominator.
+        average_loss: Average over the batch.
+        channel_average: Average over the channels.
+        channel_weights: ``{channel_index: weight}``; unlisted channels weigh 1.
+        epsilon: Added to the denominator.
+
+    >>> op = DiceLoss(inputs=["y_pred", "y"], outputs="dice")
+    >>> round(float(op.forward([torch.tensor([[[1.0, 0.0, 0.0]]]), torch.tensor([[[1.0, 1.0, 0.0]]])], {})), 4)
+    -0.6667
+    """
+
+    def __init__(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = "!infer",
+        ds_id: str | Iterable[str] | None = None,
+        soft_dice: bool = False,
+        average_loss: bool = True,
+        channel_average: bool = True,
+        channel_weights: Mapping[int, float] | None = None,
+        epsilon: float = 1e-6,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id, average_loss=average_loss)
+        if channel_weights is not None and (
+                not isinstance(channel_weights, Mapping)
+                or not all(isinstance(k, int) and k >= 0 for k in channel_weights)
+                or not all(isinstance(v, (int, float)) for v in channel_weights.values())):
+            raise FastestValueError(
+                f"DiceLoss: channel_weights must map channel indices (int >= 0) to weights, received {channel_weights!r}.")
+        self.soft_dice = soft_dice
+        self.channel_average = channel_average
+        self.channel_weights = dict(channel_weights) if channel_weights else None
+        self.epsilon = epsilon
+
+    def _weights(self, y_pred: torch.Tensor) -> torch.Tensor | None:
+        if not self.channel_weights:
+            return None
+        channels = y_pred.shape[1] if y_pred.ndim > 1 else 1
+        if max(self.channel_weights) >= channels:
+            raise FastestValueError(
+                f"DiceLoss: channel_weights names channel {max(self.channel_weights)}, but y_pred has {channels} "
+                f"channel(s) on axis 1 (shape {tuple(y_pred.shape)}).")
+        weights = torch.ones(channels, device=y_pred.device, dtype=y_pred.dtype)
+        for channel, weight in self.channel_weights.items():
+            weights[channel] = weight
+        return weights
+
+    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+        y_pred, y_true = data
+        return -backend.dice_score(y_pred, y_true, soft_dice=self.soft_dice, sample_average=self.average_loss,
+                                   channel_average=self.channel_average, channel_weights=self._weights(y_pred),
+                                   epsilon=self.epsilon)
+
+
+class Hinge(_PairLoss):
+    """Hinge loss ``mean(max(0, 1 - y_true * y_pred))`` over each sample's values; labels are -1 or 1.
+
+    >>> op = Hinge(inputs=["y_pred", "y"], outputs="hinge", average_loss=False)
+    >>> op.forward([torch.tensor([[0.5, 0.5], [2.0, -1.0]]), torch.tensor([[-1, 1], [1, 1]])], {})
+    tensor([1., 1.])
+    """
+
+    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+        y_pred, y_true = data
+        loss = backend.hinge(y_true, y_pred)
+        return loss.mean() if self.average_loss else loss
+
+
+class L1Loss(_PairLoss):
+    """L1, smooth L1 or Huber loss, averaged over each sample's values (FastEstimator's ``L1_Loss``).
+
+    With ``d = y_pred - y_true``: "L1" is ``|d|``; "Smooth" is ``0.5 d² / beta`` where ``|d| < beta``
+    and ``|d| - 0.5 beta`` elsewhere (``F.smooth_l1_loss``); "Huber" is ``0.5 d²`` where
+    ``|d| <= beta`` and ``beta (|d| - 0.5 beta)`` elsewhere (``F.huber_loss``).
+
+    Args:
+        inputs: ``[y_pred_key, y_true_key]``.
+        outputs: The loss key.
+        mode: Modes to run in (default all but "infer").
+        ds_id: Dataset ids to run for.
+        average_loss: Return the batch mean (True) or one value per sample (False).
+        loss_type: "L1", "Smooth" or "Huber".
+        beta: Where the quadratic part ends (> 0).
+
+    >>> op = L1Loss(inputs=["y_pred", "y"], outputs="l1", loss_type="Huber", beta=0.5)
+    >>> round(float(op.forward([torch.tensor([0.2, 2.0]), torch.tensor([0.0, 0.0])], {})), 4)
+    0.4475
+    """
+
+    LOSS_TYPES = ("L1", "Smooth", "Huber")
+
+    def __init__(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = "!infer",
+        ds_id: str | Iterable[str] | None = None,
+        average_loss: bool = True,
+        loss_type: str = "L1",
+        beta: float = 1.0,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id, average_loss=average_loss)
+        if loss_type not in self.LOSS_TYPES:
+            raise FastestValueError(f"L1Loss: loss_type must be one of {self.LOSS_TYPES}, received {loss_type!r}.")
+        backend._check_beta(beta, "L1Loss")
+        self.loss_type = loss_type
+        self.beta = beta
+
+    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+        y_pred, y_true = data
+        if self.loss_type == "L1":
+            loss = backend.l1_loss(y_true, y_pred)
+        elif self.loss_type == "Smooth":
+            loss = backend.smooth_l1_loss(y_true, y_pred, beta=self.beta)
+        else:
+            loss = backend.huber(y_true, y_pred, beta=self.beta)
+        return loss.mean() if self.average_loss else loss
+
+
+L1_Loss = L1Loss  # FastEstimator's name
+
+
+def _wide(tensor: torch.Tensor) -> torch.dtype:
+    """float64 where the device has it (Apple's MPS does not)."""
+    return torch.float32 if tensor.device.type == "mps" else torch.float64
+
+
+class SuperLoss(LossOp):
+    """SuperLoss (Castells et al., NeurIPS 2020): automatic curriculum learning around another loss.
+
+    For the wrapped loss's per-sample values ``l`` and a threshold ``tau``, with ``lam = regularization``:
+    ``beta = (l - tau) / lam``, the confidence ``sigma = exp(-W(0.5 * max(-2/e, beta)))`` (``W`` the
+    principal branch of Lambert W, :func:`fastest.backend.lambertw`) and the loss
+    ``(l - tau) * sigma + lam * log(sigma)²``. ``sigma`` is computed without gradient: it minimizes
+    the loss for fixed ``l``, so the gradient with respect to ``l`` is exactly ``sigma``.
+
+    ``threshold="exp"`` keeps ``tau`` as a running average of the batch-mean loss, per mode: the first
+    batch sets it, each later batch updates ``tau ← 0.9 tau + 0.1 mean(l)`` before it is used (the
+    preflight step does not count). A number keeps ``tau`` fixed (e.g. ``log(classes)`` for
+    cross entropy).
+
+    Args:
+        loss: The LossOp to wrap; it is switched to per-sample output. Inputs, output, mode and ds_id
+            come from it.
+        threshold: "exp" or a fixed float.
+        regularization: ``lam`` > 0; as it grows the SuperLoss approaches the plain loss.
+        average_loss: Return the batch mean (True) or one value per sample (False).
+        output_confidence: Key to also write the per-sample ``sigma`` to.
+
+    >>> base = CrossEntropy(inputs=["y_pred", "y"], outputs="ce")
+    >>> op = SuperLoss(base, threshold=0.5)
+    >>> round(float(op.forward([torch.tensor([[0.9, 0.1], [0.2, 0.8]]), torch.tensor([0, 0])], {"mode": "train"})), 4)
+    0.2294
+    """
+
+    def __init__(
+        self,
+        loss: LossOp,
+        threshold: float | str = "exp",
+        regularization: float = 1.0,
+        average_loss: bool = True,
+        output_confidence: str | None = None,
+    ) -> None:
+        if not isinstance(loss, LossOp):
+            raise FastestTypeError(f"SuperLoss wraps a LossOp (e.g. CrossEntropy), received {type(loss).__name__}.")
+        if len(loss.outputs) != 1 or loss.out_list:
+            raise FastestValueError(f"SuperLoss: the wrapped loss must have one output key, it has {loss.outputs}.")
+        outputs = loss.outputs[0] if output_confidence is None else [loss.outputs[0], output_confidence]
+        super().__init__(inputs=loss.inputs, outputs=outputs, mode=loss.mode, average_loss=average_loss)
+        self.ds_id = loss.ds_id
+        self.in_list = loss.in_list
+        if threshold != "exp" and (isinstance(threshold, (str, bool)) or not isinstance(threshold, (int, float))):
+            raise FastestValueError(f"SuperLoss: threshold must be 'exp' or a number, received {threshold!r}.")
+        if not regularization > 0:
+            raise FastestValueError(f"SuperLoss: regularization must be > 0, received {regularization!r}.")
+        loss.average_loss = False
+        self.loss = loss
+        self.threshold = threshold
+        self.regularization = float(regularization)
+        self.tau: dict[str, torch.Tensor] = {}
+
+    def _tau(self, loss: torch.Tensor, state: dict[str, Any]) -> torch.Tensor | float:
+        if self.threshold != "exp":
+            return float(self.threshold)
+        mode = state.get("mode", "train")
+        mean = loss.detach().to(_wide(loss)).mean()
+        previous = self.tau.get(mode)
+        tau = mean if previous is None else previous - 0.1 * (previous - mean)
+        if not state.get("warmup"):
+            self.tau[mode] = tau
+        return tau
+
+    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+        loss = self.loss.forward(data, state)
+        tau = self._tau(loss, state)
+        cap = -1.9999998 / math.e  # a hair above -2/e keeps W away from its branch point
+        with torch.no_grad():  # in float64: W is steep next to the cap
+            beta = (loss.detach().to(_wide(loss)) - tau) / self.regularization
+            log_sigma = -backend.lambertw(0.5 * torch.clamp(beta, min=cap))
+            sigma, log_sigma = torch.exp(log_sigma).to(loss.dtype), log_sigma.to(loss.dtype)
+        super_loss = (loss - torch.as_tensor(tau).to(loss)) * sigma + self.regularization * log_sigma**2
+        if self.average_loss:
+            super_loss = super_loss.mean()
+        return [super_loss, sigma] if len(self.outputs) == 2 else super_loss
+
+
+class L2Regularization(TensorOp):
+    """Add an L2 weight penalty to a loss: ``loss + beta * sum(w²) / 2`` over ``model``'s trainable weights.
+
+    The halving follows FastEstimator (and TensorFlow's ``l2_loss``). Not a LossOp: it reads a loss
+    key and writes the regularized loss. ``L2Regularizaton`` (FastEstimator's spelling) is an alias.
+
+    Args:
+        inputs: Key of the loss.
+        outputs: Key of the regularized loss.
+        model: The model whose weights are penalized.
+        mode: Modes to run in.
+        beta: Weight of the penalty.
+
+    >>> from torch import nn
+    >>> layer = nn.Linear(1, 1)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(2.0), layer.bias.fill_(0.0)
+    >>> float(L2Regularization(inputs="ce", outputs="loss", model=layer, beta=0.5).forward(torch.tensor(1.0), {}).detach())
+    2.0
+    """
+
+    def __init__(
+        self,
+        inputs: str,
+        outputs: str,
+        model: nn.Module,
+        mode: str | Iterable[str] | None = None,
+        beta: float = 0.01,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode)
+        if not isinstance(model, nn.Module):
+            raise FastestTypeError(f"L2Regularization: model must be a torch nn.Module, received {type(model).__name__}.")
+        self.model = model
+        self.beta = beta
+
+    def forward(self, data: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+        return data + backend.l2_regularization(self.model, self.beta).to(data.device)
+
+
+L2Regularizaton = L2Regularization  # FastEstimator's (misspelt) name

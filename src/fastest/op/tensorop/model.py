@@ -170,7 +170,7 @@ class UpdateOp(TensorOp):
             return
         updater = state["updater"]
         if self.gradients is not None:
-            for param, grad in zip(self.model.parameters(), data):
+            for param, grad in zip([p for p in self.model.parameters() if p.requires_grad], data):
                 param.grad = grad if param.grad is None else param.grad + grad
         else:
             loss = data if data.ndim == 0 else data.mean()

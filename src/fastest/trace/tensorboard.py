@@ -1,0 +1,171 @@
+"""The TensorBoard trace: scalars, images, model graphs and weight histograms for TensorBoard."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from fastest.errors import FastestValueError
+from fastest.op.op import to_list
+from fastest.op.tensorop.model import ModelOp
+from fastest.trace.display import visuals
+from fastest.trace.essential import to_number
+from fastest.trace.trace import Data, Trace
+
+
+class TensorBoard(Trace):
+    """Write the run's logs to ``<log_dir>/<experiment time>/<mode>`` for TensorBoard.
+
+    One ``torch.utils.tensorboard.SummaryWriter`` (one sub folder) per mode, all at the global step:
+
+    - scalars: in train, every ``update_freq`` steps, the values logged in that step plus the loss
+      keys of the step's batch, and at the end of each epoch the epoch's logs; in eval and test, the
+      epoch's logs at its end (e.g. eval loss and metrics);
+    - images: each key of ``write_images`` at every epoch end — the value a trace wrote then, or the
+      key in the epoch's last batch — as images (arrays NCHW/NHWC/…, see ``to_images``) or figures;
+    - the graph of each model, traced on the first training batch (a model whose trace fails gets a
+      warning, not an error; with several models each graph has its own run ``train_<model_name>``);
+    - histograms of every weight, every ``weight_histogram_freq`` training epochs.
+
+    Args:
+        log_dir: Root folder of the event files.
+        update_freq: Steps between training scalars; 'epoch' or None: only at epoch ends.
+        write_graph: Write the model graphs.
+        write_images: Key(s) to draw as images.
+        weight_histogram_freq: Epochs between weight histograms; 'epoch' = 1; None: none.
+
+    >>> TensorBoard(log_dir="logs", write_images="x").inputs
+    ['*', 'x']
+    """
+
+    def __init__(self, log_dir: str = "logs", update_freq: int | str | None = 100, write_graph: bool = True,
+                 write_images: str | Iterable[str] | None = None,
+                 weight_histogram_freq: int | str | None = None) -> None:
+        images = to_list(write_images)
+        super().__init__(inputs=["*", *images])
+        self.log_dir = log_dir
+        self.update_freq = _frequency(update_freq, "update_freq", "steps", epoch=None)
+        self.write_graph = write_graph
+        self.write_images = images
+        self.weight_histogram_freq = _frequency(weight_histogram_freq, "weight_histogram_freq", "epochs", epoch=1)
+        self._writers: dict[str, Any] = {}
+        self._last: dict[str, Any] = {}
+        self._graph_pending = write_graph
+
+    def on_begin(self, data: Data) -> None:
+        self._graph_pending = self.write_graph and self.system.mode == "train"
+        network = self.system.network
+        self._loss_keys = sorted(network.get_loss_keys()) if hasattr(network, "get_loss_keys") else []
+
+    def on_epoch_begin(self, data: Data) -> None:
+        self._last = {}
+
+    def on_batch_end(self, data: Data) -> None:
+        if not self.system.is_chief:
+            return
+        for key in self.write_images:
+            if key in data:
+                self._last[key] = data[key]
+        if self.system.mode != "train":
+            return
+        if self._graph_pending:
+            self._graph_pending = False
+            self._add_graphs(data)
+        if self.update_freq and self.system.global_step % self.update_freq == 0:
+            values = {key: data[key] for key in self._loss_keys if key in data}
+            values.update(data.read_logs())
+            self._add_scalars(values)
+
+    def on_epoch_end(self, data: Data) -> None:
+        if not self.system.is_chief:
+            return
+        self._add_scalars(data.read_logs())
+        writer = self._writer(self.system.mode)
+        step = self.system.global_step
+        for key in self.write_images:
+            value = data[key] if key in data else self._last.get(key)
+            if value is None:
+                continue
+            with visuals(value) as (items, _):
+                if isinstance(items[0], np.ndarray):
+                    writer.add_images(key, np.stack(items), step, dataformats="NHWC")
+                else:
+                    writer.add_figure(key, items[0], step, close=False)
+        freq = self.weight_histogram_freq
+        if self.system.mode == "train" and freq and self.system.epoch_idx % freq == 0:
+            for model in getattr(self.system.network, "models", []):
+                for name, param in model.named_parameters():
+                    writer.add_histogram(f"{model.model_name}/{name}", param.detach().float().cpu(), step)
+        writer.flush()
+
+    def on_end(self, data: Data) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    def _writer(self, name: str) -> Any:
+        if name not in self._writers:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writers[name] = SummaryWriter(os.path.join(self.log_dir, self.system.experiment_time, name))
+        return self._writers[name]
+
+    def _add_scalars(self, values: dict[str, Any]) -> None:
+        scalars = {key: v for key, v in ((key, _scalar(value)) for key, value in values.items()) if v is not None}
+        if not scalars:
+            return
+        writer = self._writer(self.system.mode)
+        for key, value in scalars.items():
+            writer.add_scalar(key, value, self.system.global_step)
+
+    def _add_graphs(self, data: Data) -> None:
+        network = self.system.network
+        models = list(getattr(network, "models", []))
+        if not models or not hasattr(network, "plan"):
+            return
+        ops = network.plan("train", self.system.epoch_idx, self.system.ds_id).ops
+        for model in models:
+            op = next((op for op in ops if isinstance(op, ModelOp) and op.model is model
+                       and all(key in data for key in op.inputs)), None)
+            if op is None:
+                continue
+            args = tuple(data[key] for key in op.inputs)
+            writer = self._writer("train" if len(models) == 1 else f"train_{model.model_name}")
+            try:
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*torch.jit.trace", category=FutureWarning)
+                    writer.add_graph(model, args[0] if len(args) == 1 else args)  # traces in eval mode
+            except Exception as error:  # tracing fails on some models (data-dependent control flow …)
+                warnings.warn(f"TensorBoard: could not trace the graph of model {model.model_name!r}: "
+                              f"{type(error).__name__}: {error}. The other logs are written as usual; pass "
+                              "write_graph=False to skip graphs.", stacklevel=2)
+
+
+def _scalar(value: Any) -> float | None:
+    """A logged value as a float, or None when it is not one number."""
+    value = to_number(value)
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, (bool, int, float, np.integer, np.floating)):
+        return float(value)
+    return None
+
+
+def _frequency(value: int | str | None, name: str, unit: str, epoch: int | None) -> int | None:
+    """A validated frequency: None or 0 → None (off); 'epoch' → ``epoch``."""
+    if value is None:
+        return None
+    if value == "epoch":
+        return epoch
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FastestValueError(f"TensorBoard: {name} must be a number of {unit} >= 0, 'epoch' or None, "
+                                f"received {value!r}.")
+    return value or None
+
+
+__all__ = ["TensorBoard"]
