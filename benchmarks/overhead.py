@@ -1,19 +1,24 @@
 """Per-step overhead of fastest's Estimator against raw PyTorch and a hand-written Lightning module.
 
 The same LeNet(input_shape=(1, 8, 8)), Adam (defaults) and ``fastest.backend.sparse_categorical_crossentropy``
-train on scikit-learn's digits (train split) four ways, with the same batch size and number of steps:
+train on scikit-learn's digits (train split) five ways, with the same batch size and number of steps.
+Every loader does the same per-sample work (add a channel axis, min-max scale the image), the way each
+user would write it:
 
-  a   raw PyTorch loop over a DataLoader(TensorDataset) of the preprocessed images
+  a   raw PyTorch loop over a DataLoader of a torch Dataset that preprocesses in ``__getitem__``
   b   hand-written LightningModule (manual optimization, like fastest's generated module) run by a
-      ``pl.Trainer`` with the flags fastest builds (``fastest.lightning.runner.trainer_kwargs``)
-  c   ``fe.Estimator`` whose Pipeline preprocesses each sample (ExpandDims + Minmax, num_process=0)
-  c'  ``fe.Estimator`` whose Pipeline reads the already-preprocessed arrays (no ops): framework only
+      ``pl.Trainer`` with the flags fastest builds (``fastest.lightning.runner.trainer_kwargs``), same loader
+  c   ``fe.Estimator`` whose Pipeline preprocesses each sample (ExpandDims + Minmax NumpyOps, num_process=0)
+  b'  as b, over a TensorDataset of images preprocessed once up front (no per-sample work)
+  c'  as c, over the arrays preprocessed once up front (no ops): the framework alone, to compare with b'
+  s   as c, with the ops, batch size and optimizer wrapped in EpochSchedulers that never change: the cost
+      of scheduling (loaders are re-requested every epoch but reused), to compare with c
 
 Only training steps are timed. A counter ticks at the end of every step (a Lightning Callback for b,
 a fastest Trace for c/c', inline for a); the clock starts at the end of step WARMUP and stops at the
 end of step WARMUP + --steps, so µs/step covers data loading, hooks, forward, backward and the optimizer
 step (and epoch boundaries), not Trainer/Estimator construction or process start. Variants alternate
-(a, b, c, c', a, …) for --repeats rounds; the median of each and their ratios are printed.
+(a, b, c, b', c', s, a, …) for --repeats rounds; the median of each and their ratios are printed.
 
 Run: ``python benchmarks/overhead.py [--steps 300] [--repeats 3] [--batch_size 32]``, or ``--quick``
 (60 steps, 1 round) for a smoke run. The exit code is always 0; the last line says whether c/b <= 1.10.
@@ -44,6 +49,7 @@ from fastest.lightning.runner import quiet_lightning, trainer_kwargs
 from fastest.op.numpyop.univariate import ExpandDims, Minmax
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
+from fastest.schedule import EpochScheduler
 from fastest.trace import Data, Trace
 
 WARMUP = 20  # steps run before the clock starts
@@ -130,9 +136,24 @@ class Config:
                     enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
                     inference_mode=False)
 
-    def loader(self, x: np.ndarray, y: np.ndarray) -> DataLoader:
-        return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=self.batch_size,
-                          shuffle=True, num_workers=0, drop_last=False)
+    def loader(self, x: np.ndarray, y: np.ndarray, per_sample: bool = True) -> DataLoader:
+        dataset: Any = DigitsDataset(x, y) if per_sample else TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=True, num_workers=0, drop_last=False)
+
+
+class DigitsDataset(torch.utils.data.Dataset):
+    """What a PyTorch user writes: the per-sample preprocessing fastest's ExpandDims + Minmax do."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        image = np.expand_dims(self.x[index], 0).astype(np.float32)
+        low, high = image.min(), image.max()
+        return ((image - low) / max(high - low, 1e-7)).astype(np.float32), self.y[index]
 
 
 def preprocess(x: np.ndarray) -> np.ndarray:
@@ -146,7 +167,7 @@ def run_raw(data: dict[str, np.ndarray], cfg: Config) -> float:
     clock = cfg.clock()
     model = LeNet(input_shape=(1, 8, 8))
     opt = torch.optim.Adam(model.parameters())
-    loader = cfg.loader(data["x_pre"], data["y"])
+    loader = cfg.loader(data["x_raw"], data["y"])
     model.train()
     for _ in range(cfg.epochs):
         for x, y in loader:
@@ -158,9 +179,10 @@ def run_raw(data: dict[str, np.ndarray], cfg: Config) -> float:
     return clock.us_per_step()
 
 
-def run_lightning(data: dict[str, np.ndarray], cfg: Config) -> float:
+def run_lightning(data: dict[str, np.ndarray], cfg: Config, per_sample: bool = True) -> float:
     clock = cfg.clock()
-    module, loader = HandModule(), cfg.loader(data["x_pre"], data["y"])
+    x = data["x_raw"] if per_sample else data["x_pre"]
+    module, loader = HandModule(), cfg.loader(x, data["y"], per_sample)
     with quiet_lightning():  # the same logging/warning filters fastest's runs get
         trainer = pl.Trainer(**cfg.lightning_flags(), callbacks=[ClockCallback(clock)])
         trainer.fit(module, train_dataloaders=loader)
@@ -168,10 +190,11 @@ def run_lightning(data: dict[str, np.ndarray], cfg: Config) -> float:
 
 
 def build_estimator(x: np.ndarray, y: np.ndarray, ops: list[Any], cfg: Config,
-                    clock: StepClock) -> fe.Estimator:
-    pipeline = fe.Pipeline(train_data=NumpyDataset({"x": x, "y": y}), batch_size=cfg.batch_size,
-                           num_process=0, ops=ops)
-    model = fe.build(model_fn=lambda: LeNet(input_shape=(1, 8, 8)), optimizer_fn="adam", model_name="lenet")
+                    clock: StepClock, scheduled: bool = False) -> fe.Estimator:
+    batch_size: Any = EpochScheduler({1: cfg.batch_size}) if scheduled else cfg.batch_size
+    pipeline = fe.Pipeline(train_data=NumpyDataset({"x": x, "y": y}), batch_size=batch_size, num_process=0, ops=ops)
+    model = fe.build(model_fn=lambda: LeNet(input_shape=(1, 8, 8)),
+                     optimizer_fn=EpochScheduler({1: "adam"}) if scheduled else "adam", model_name="lenet")
     network = fe.Network(ops=[ModelOp(model=model, inputs="x", outputs="y_pred"),
                               CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
                               UpdateOp(model=model, loss_name="ce")])
@@ -180,11 +203,13 @@ def build_estimator(x: np.ndarray, y: np.ndarray, ops: list[Any], cfg: Config,
                         devices=1)
 
 
-def run_fastest(data: dict[str, np.ndarray], cfg: Config, with_ops: bool = True) -> float:
+def run_fastest(data: dict[str, np.ndarray], cfg: Config, with_ops: bool = True, scheduled: bool = False) -> float:
     clock = cfg.clock()
-    ops = [ExpandDims(inputs="x", outputs="x", axis=0), Minmax(inputs="x", outputs="x")] if with_ops else []
+    ops: list[Any] = [ExpandDims(inputs="x", outputs="x", axis=0), Minmax(inputs="x", outputs="x")] if with_ops else []
     x = data["x_raw"] if with_ops else data["x_pre"]
-    build_estimator(x, data["y"], ops, cfg, clock).fit(warmup=False)
+    if scheduled:
+        ops = [EpochScheduler({1: op}) for op in ops]
+    build_estimator(x, data["y"], ops, cfg, clock, scheduled).fit(warmup=False)
     return clock.us_per_step()
 
 
@@ -192,14 +217,16 @@ VARIANTS: dict[str, tuple[str, Callable[[dict[str, np.ndarray], Config], float]]
     "a": ("raw PyTorch loop", run_raw),
     "b": ("hand-written LightningModule + pl.Trainer", run_lightning),
     "c": ("fastest Estimator (per-sample ops)", run_fastest),
-    "c'": ("fastest Estimator (preprocessed, no ops)", lambda data, cfg: run_fastest(data, cfg, False)),
+    "b'": ("b over preprocessed tensors", lambda data, cfg: run_lightning(data, cfg, False)),
+    "c'": ("c over preprocessed arrays, no ops", lambda data, cfg: run_fastest(data, cfg, False)),
+    "s": ("c with never-changing EpochSchedulers", lambda data, cfg: run_fastest(data, cfg, True, True)),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--steps", type=int, default=300, help=f"timed steps per run (after {WARMUP} warmup)")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds of a, b, c, c'")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of a, b, c, b', c', s")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="torch threads, same for every variant (default: torch's; 1 is steadier "
@@ -235,10 +262,12 @@ def main() -> None:
     print(f"\n{'':<3} {'variant':<44} {'median µs/step':>15} {'min':>9} {'max':>9}")
     for key, (desc, _) in VARIANTS.items():
         print(f"{key:<3} {desc:<44} {med[key]:>15.1f} {min(results[key]):>9.1f} {max(results[key]):>9.1f}")
-    c_b, c_a, cp_b, b_a = med["c"] / med["b"], med["c"] / med["a"], med["c'"] / med["b"], med["b"] / med["a"]
-    print(f"\nratios: c/b = {c_b:.3f}  c/a = {c_a:.3f}  c'/b = {cp_b:.3f}  b/a = {b_a:.3f}")
+    c_b, c_a, cp_bp, b_a = med["c"] / med["b"], med["c"] / med["a"], med["c'"] / med["b'"], med["b"] / med["a"]
+    print(f"\nratios: c/b = {c_b:.3f}  c/a = {c_a:.3f}  c'/b' = {cp_bp:.3f}  b/a = {b_a:.3f}")
+    s_c = med["s"] / med["c"]
     print(f"overhead: c/b = {c_b:.2f} (goal <= {GOAL:.2f}: {'MET' if c_b <= GOAL else 'NOT MET'}), "
-          f"c/a = {c_a:.2f}, c'/b = {cp_b:.2f}, b/a = {b_a:.2f}")
+          f"c/a = {c_a:.2f}, c'/b' = {cp_bp:.2f}, b/a = {b_a:.2f}")
+    print(f"scheduling: s/c = {s_c:.3f} (goal <= 1.02: {'MET' if s_c <= 1.02 else 'NOT MET'})")
 
 
 if __name__ == "__main__":
