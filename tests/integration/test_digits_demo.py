@@ -17,4 +17,7 @@ def test_digits_demo_script(tmp_path):
     assert float(line.split()[3]) >= 0.95
     assert "fastest-Train: step: 1;" in result.stdout and "fastest-Eval: step: 450; epoch: 10;" in result.stdout
     files = sorted(os.listdir(tmp_path))
-    assert files == ["digits_curves.png", "lenet_best_accuracy.pt"], files
+    assert files == ["digits_curves.png", "digits_logs.csv", "lenet_best_accuracy.pt"], files
+    rows = (tmp_path / "digits_logs.csv").read_text().splitlines()
+    assert rows[0].startswith("mode,step,epoch") and "lenet_lr" in rows[0]
+    assert sum(r.startswith("eval,") for r in rows) == 10
