@@ -46,6 +46,7 @@ def build(
     weights_path: str | None | list[str | None] = None,
     model_name: str | list[str] | None = None,
     mixed_precision: bool = False,
+    compile: bool | dict[str, Any] = False,
 ) -> Any:
     """Create model(s) and attach an optimizer, a name and the bookkeeping fastest needs.
 
@@ -57,6 +58,10 @@ def build(
         model_name: Name(s) of the model(s); default "model", "model1", …
         mixed_precision: Run this network in 16-bit mixed precision (maps to the Estimator's
             ``precision="16-mixed"`` on GPU, "bf16-mixed" on CPU).
+        compile: Compile the model's forward with ``torch.compile`` (True, or a dict of its
+            arguments such as ``{"mode": "max-autotune"}``). It pays off for models that run long
+            enough to repay the compilation (tens of seconds on the first step, again when shapes
+            change, e.g. under progressive resizing); it rarely helps small models on CPU.
 
     Returns:
         The model, or a list for several, with ``model.model_name`` and ``model.optimizer`` set.
@@ -93,6 +98,8 @@ def build(
             from fastest.backend import load_model
 
             load_model(model, weight)
+        if compile:
+            model.compile(**(compile if isinstance(compile, dict) else {}))
         optimizer = _make_optimizer(opt_fn, model, name)
         attributes = {"model_name": name, "optimizer": optimizer, "mixed_precision": mixed_precision,
                       "current_optimizer": None if isinstance(optimizer, Scheduler) else optimizer,

@@ -217,3 +217,22 @@ def test_gan_with_two_models_under_ddp_spawn():
     assert history["weights_in_sync"] == {4: 1, 8: 1}
     after = [p.detach() for m in (gen, disc) for p in m.parameters()]
     assert all(not torch.equal(a, b) for a, b in zip(before, after))  # rank 0's trained weights came back
+
+
+@pytest.mark.timeout(600)
+def test_compiled_model_trains_like_the_eager_one(toy_data):
+    def train(compile):
+        torch.manual_seed(0)
+        model = fe.build(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2), nn.Softmax(-1)),
+                         optimizer_fn=lambda p: torch.optim.SGD(p, lr=0.1), model_name=f"compiled_{compile}",
+                         compile=compile)
+        network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                              CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+        torch.manual_seed(1)
+        quiet_estimator(fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0), network).fit(warmup=False)
+        return model.state_dict()
+
+    eager, compiled = train(False), train(True)
+    assert list(eager) == list(compiled)  # in-place compile keeps the state_dict keys (checkpoints stay portable)
+    for key in eager:
+        assert torch.allclose(eager[key], compiled[key], atol=1e-5)
