@@ -13,6 +13,8 @@ from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 from fastest.lightning import OpRunner, PipelineDataModule, TraceCallback
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
+from fastest.trace.adapt import EarlyStopping
+from fastest.trace.io import CSVLogger
 from fastest.trace.metric import Accuracy
 from tests.conftest import TinyNet, quiet_estimator
 
@@ -72,26 +74,37 @@ def test_op_runner_in_automatic_optimization_trains(toy_data):
     assert np.mean(module.losses[-4:]) < 0.6 * np.mean(module.losses[:4])
 
 
-def test_traces_in_a_plain_trainer_match_the_estimator(toy_data):
+def test_traces_in_a_plain_trainer_match_the_estimator(toy_data, tmp_path):
     def pipeline():
         return fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], batch_size=16, num_process=0)
 
+    def traces(csv_path):
+        # accuracy cannot improve by 0.5: both runs stop after eval epoch 1 plus a patience of 2 epochs
+        return [Accuracy(true_key="y", pred_key="y_pred"),
+                EarlyStopping(monitor="accuracy", compare="max", min_delta=0.5, patience=2),
+                CSVLogger(filename=str(csv_path), mode="eval")]
+
     fe.enable_deterministic(1)
     model = fe.build(TinyNet, optimizer_fn=lambda p: torch.optim.SGD(p, lr=0.5), model_name="est")
-    est = quiet_estimator(pipeline(), fe.Network(ops_for(model)), epochs=3,
-                          traces=[Accuracy(true_key="y", pred_key="y_pred")])
+    est = quiet_estimator(pipeline(), fe.Network(ops_for(model)), epochs=6, traces=traces(tmp_path / "est.csv"))
     expected = est.fit("estimator").history["eval"]
 
     fe.enable_deterministic(1)
     model = fe.build(TinyNet, optimizer_fn=lambda p: torch.optim.SGD(p, lr=0.5), model_name="own")
-    callback = TraceCallback([Accuracy(true_key="y", pred_key="y_pred")], loss_keys="ce")
-    pl.Trainer(max_epochs=3, callbacks=[callback], **TRAINER).fit(
+    callback = TraceCallback(traces(tmp_path / "own.csv"), loss_keys="ce")
+    pl.Trainer(max_epochs=6, callbacks=[callback], **TRAINER).fit(
         ManualModule(fe.Network(ops_for(model))), datamodule=PipelineDataModule(pipeline()))
     got = callback.summary.history["eval"]
-    assert sorted(got["accuracy"]) == sorted(expected["accuracy"]) == [4, 8, 12]
+    assert sorted(got["accuracy"]) == sorted(expected["accuracy"]) == [4, 8, 12]  # stopped after epoch 3 of 6
     for step in (4, 8, 12):
         assert got["accuracy"][step] == pytest.approx(expected["accuracy"][step], abs=1e-7)
         assert got["ce"][step] == pytest.approx(expected["ce"][step], rel=1e-6)
+    with open(tmp_path / "est.csv") as a, open(tmp_path / "own.csv") as b:
+        est_rows, own_rows = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert len(est_rows) == len(own_rows) == 3
+    for mine, theirs in zip(own_rows, est_rows):
+        assert (mine["step"], mine["epoch"]) == (theirs["step"], theirs["epoch"])
+        assert float(mine["accuracy"]) == pytest.approx(float(theirs["accuracy"]), abs=1e-7)
 
 
 def test_estimator_parts_in_a_users_trainer_with_a_lightning_logger(toy_data, tmp_path):
