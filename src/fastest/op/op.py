@@ -7,7 +7,7 @@ a list. ``mode`` and ``ds_id`` say when the op runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from fastest.errors import FastestError, FastestRuntimeError, FastestTypeError, FastestValueError
@@ -92,7 +92,37 @@ class DsIdFilter:
         return (ds_id not in self.ids) if self.negated else (ds_id in self.ids)
 
 
-class Op:
+class Keyed:
+    """What Ops and Traces share: the keys they read and write, and when they run.
+
+    Args:
+        inputs: Key or list of keys to read.
+        outputs: Key or list of keys to write.
+        mode: Modes to run in: None (all), "train", {"eval", "test"}, "!infer" …
+        ds_id: Dataset ids to run for: None (all), "ds1", {"!ds1"} …
+    """
+
+    def __init__(
+        self,
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = None,
+        ds_id: str | Iterable[str] | None = None,
+    ) -> None:
+        owner = type(self).__name__
+        self.inputs = to_list(inputs)
+        self.outputs = to_list(outputs)
+        _check_keys([k for k in self.inputs if k != "*"], owner, "input")
+        _check_keys(self.outputs, owner, "output")
+        self.mode = parse_modes(mode, owner)
+        self.ds_id = DsIdFilter(ds_id, owner)
+
+    def runs_in(self, mode: str, ds_id: str = "") -> bool:
+        """True if this runs in ``mode`` for dataset ``ds_id``."""
+        return (self.mode is None or mode in self.mode) and self.ds_id.matches(ds_id)
+
+
+class Op(Keyed):
     """The base of every Operator: declared keys, modes and dataset ids, and ``forward``.
 
     Subclasses override ``forward(data, state)``. ``data`` is the value of the single input key, a
@@ -123,26 +153,51 @@ class Op:
         mode: str | Iterable[str] | None = None,
         ds_id: str | Iterable[str] | None = None,
     ) -> None:
-        owner = type(self).__name__
-        self.inputs = to_list(inputs)
-        self.outputs = to_list(outputs)
-        _check_keys(self.inputs, owner, "input")
-        _check_keys(self.outputs, owner, "output")
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
         self.in_list = not isinstance(inputs, str)
         self.out_list = not isinstance(outputs, str)
-        self.mode = parse_modes(mode, owner)
-        self.ds_id = DsIdFilter(ds_id, owner)
 
     def forward(self, data: Any, state: dict[str, Any]) -> Any:
         """Compute the outputs from the inputs. The default passes the inputs through."""
         return data
 
-    def runs_in(self, mode: str, ds_id: str = "") -> bool:
-        """True if this op runs in ``mode`` for dataset ``ds_id``."""
-        return (self.mode is None or mode in self.mode) and self.ds_id.matches(ds_id)
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(inputs={self.inputs}, outputs={self.outputs})"
+
+
+class LambdaBase(Op):
+    """``fn(*values)`` over the input values; the NumpyOp and TensorOp ``LambdaOp`` are this."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        inputs: str | Iterable[str] | None = None,
+        outputs: str | Iterable[str] | None = None,
+        mode: str | Iterable[str] | None = None,
+        ds_id: str | Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
+        if not callable(fn):
+            raise FastestTypeError(f"LambdaOp needs a callable `fn`, received {type(fn).__name__}.")
+        self.fn = fn
+        self.in_list = True
+
+    def forward(self, data: list[Any], state: dict[str, Any]) -> Any:
+        return self.fn(*data)
+
+
+class DeleteBase(Op):
+    """Removes keys (the runners drop them); the NumpyOp and TensorOp ``Delete`` are this."""
+
+    deletes = True
+
+    def __init__(
+        self,
+        keys: str | Iterable[str],
+        mode: str | Iterable[str] | None = None,
+        ds_id: str | Iterable[str] | None = None,
+    ) -> None:
+        super().__init__(inputs=keys, mode=mode, ds_id=ds_id)
 
 
 def gather_inputs(op: Op, store: MutableMapping[str, Any]) -> Any:

@@ -26,7 +26,7 @@ from fastest.errors import (
     closest_match,
     missing_key_message,
 )
-from fastest.op.op import DsIdFilter, _check_keys, parse_modes, to_list, where_error
+from fastest.op.op import Keyed, where_error
 
 if TYPE_CHECKING:
     from fastest.trace.system import System
@@ -81,7 +81,7 @@ class Data(ChainMap):
         )
 
 
-class Trace:
+class Trace(Keyed):
     """The base of every trace: declared keys, modes and dataset ids, and six no-op events.
 
     Override the events you need; read ``data[key]`` and write with ``data.write_with_log`` (see
@@ -114,17 +114,8 @@ class Trace:
         mode: str | Iterable[str] | None = None,
         ds_id: str | Iterable[str] | None = None,
     ) -> None:
-        owner = type(self).__name__
-        self.inputs = to_list(inputs)
-        self.outputs = to_list(outputs)
-        _check_keys([k for k in self.inputs if k != "*"], owner, "input")
-        _check_keys(self.outputs, owner, "output")
-        self.mode = parse_modes(mode, owner)
-        self.ds_id = DsIdFilter(ds_id, owner)
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
         self.fe_monitor_names: set[str] = set()
-
-    def runs_in(self, mode: str, ds_id: str = "") -> bool:
-        return (self.mode is None or mode in self.mode) and self.ds_id.matches(ds_id)
 
     def on_begin(self, data: Data) -> None:
         """Before the first epoch (of fit, or of test)."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from fastest.errors import FastestTypeError, FastestValueError
-from fastest.op.op import Op
+from fastest.op.op import DeleteBase, LambdaBase, Op
 
 
 class NumpyOp(Op):
@@ -39,46 +39,30 @@ class NumpyOp(Op):
         return np.stack(results)
 
 
-class LambdaOp(NumpyOp):
-    """Apply ``fn`` to the input values: ``fn(*values)``.
+class LambdaOp(LambdaBase, NumpyOp):
+    """Apply ``fn`` to the input values: ``fn(*values)`` (on one sample, or after ``Batch`` on a batch).
+
+    Args:
+        fn: The function.
+        inputs: Keys whose values are passed to ``fn`` in order.
+        outputs: Keys for what ``fn`` returns.
+        mode: Modes to run in.
+        ds_id: Dataset ids to run for.
 
     >>> LambdaOp(fn=lambda a, b: a + b, inputs=["a", "b"], outputs="c").forward([1, 2], {})
     3
     """
 
-    def __init__(
-        self,
-        fn: Callable[..., Any],
-        inputs: str | Iterable[str] | None = None,
-        outputs: str | Iterable[str] | None = None,
-        mode: str | Iterable[str] | None = None,
-        ds_id: str | Iterable[str] | None = None,
-    ) -> None:
-        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
-        if not callable(fn):
-            raise FastestTypeError(f"LambdaOp needs a callable `fn`, received {type(fn).__name__}.")
-        self.fn = fn
-        self.in_list = True
-
-    def forward(self, data: list[Any], state: dict[str, Any]) -> Any:
-        return self.fn(*data)
-
     def forward_batch(self, data: list[Any], state: dict[str, Any]) -> Any:
         return self.fn(*data)
 
 
-class Delete(NumpyOp):
-    """Remove keys from the sample (the runner drops them; later ops and the Network do not see them)."""
+class Delete(DeleteBase, NumpyOp):
+    """Remove keys from the sample (later ops and the Network do not see them).
 
-    deletes = True
-
-    def __init__(
-        self,
-        keys: str | Iterable[str],
-        mode: str | Iterable[str] | None = None,
-        ds_id: str | Iterable[str] | None = None,
-    ) -> None:
-        super().__init__(inputs=keys, mode=mode, ds_id=ds_id)
+    >>> Delete(keys=["a", "b"]).inputs
+    ['a', 'b']
+    """
 
 
 class RemoveIf(NumpyOp):

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
-
 from torch import nn
 
-from fastest.errors import FastestTypeError
-from fastest.op.op import Op
+from fastest.op.op import DeleteBase, LambdaBase, Op
 
 
 class TensorOp(Op):
@@ -39,41 +35,25 @@ class TensorOp(Op):
         return False
 
 
-class LambdaOp(TensorOp):
+class LambdaOp(LambdaBase, TensorOp):
     """Apply ``fn(*values)`` to the input tensors.
+
+    Args:
+        fn: The function.
+        inputs: Keys whose values are passed to ``fn`` in order.
+        outputs: Keys for what ``fn`` returns.
+        mode: Modes to run in.
+        ds_id: Dataset ids to run for.
 
     >>> import torch
     >>> LambdaOp(fn=lambda a, b: a * b, inputs=["a", "b"], outputs="ab").forward([torch.tensor(2), torch.tensor(3)], {})
     tensor(6)
     """
 
-    def __init__(
-        self,
-        fn: Callable[..., Any],
-        inputs: str | Iterable[str] | None = None,
-        outputs: str | Iterable[str] | None = None,
-        mode: str | Iterable[str] | None = None,
-        ds_id: str | Iterable[str] | None = None,
-    ) -> None:
-        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
-        if not callable(fn):
-            raise FastestTypeError(f"LambdaOp needs a callable `fn`, received {type(fn).__name__}.")
-        self.fn = fn
-        self.in_list = True
 
-    def forward(self, data: list[Any], state: dict[str, Any]) -> Any:
-        return self.fn(*data)
+class Delete(DeleteBase, TensorOp):
+    """Remove keys from the batch so that later ops and traces do not see them.
 
-
-class Delete(TensorOp):
-    """Remove keys from the batch so that later ops and traces do not see them."""
-
-    deletes = True
-
-    def __init__(
-        self,
-        keys: str | Iterable[str],
-        mode: str | Iterable[str] | None = None,
-        ds_id: str | Iterable[str] | None = None,
-    ) -> None:
-        super().__init__(inputs=keys, mode=mode, ds_id=ds_id)
+    >>> Delete(keys="x").inputs
+    ['x']
+    """
