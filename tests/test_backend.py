@@ -40,3 +40,12 @@ def test_save_and_load_model(tmp_path):
     assert torch.equal(other.weight, model.weight)
     with pytest.raises(FileNotFoundError, match="No weights file"):
         backend.load_model(other, str(tmp_path / "missing.pt"))
+
+
+def test_atomic_torch_save_keeps_the_old_file_when_saving_fails(tmp_path):
+    path = tmp_path / "w.pt"
+    backend.atomic_torch_save({"a": torch.ones(2)}, str(path))
+    with pytest.raises(Exception, match="pickle"):
+        backend.atomic_torch_save({"a": lambda: None}, str(path))  # lambdas cannot be pickled
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))

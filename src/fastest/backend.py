@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import IO, Any
 
 import torch
 import torch.nn.functional as F
@@ -134,18 +136,37 @@ def load_model(model: nn.Module, weights_path: str, load_optimizer: bool = False
         _optimizer_of(model).load_state_dict(torch.load(opt_path, map_location="cpu", weights_only=True))
 
 
-def atomic_torch_save(obj: object, path: str) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
+@contextmanager
+def atomic_open(path: str, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path`` for writing; rename it over ``path`` only on success.
+
+    If the block raises, the temporary file is removed and an existing ``path`` is left untouched,
+    so readers never see a half-written file. The folder is created if missing.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with atomic_open(path) as handle:
+    ...     _ = handle.write("done")
+    >>> open(path).read()
+    'done'
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def atomic_torch_save(obj: object, path: str) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def feed_forward(model: nn.Module, *x: torch.Tensor, training: bool = False) -> torch.Tensor:

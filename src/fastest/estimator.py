@@ -15,7 +15,7 @@ import torch
 
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, missing_key_message
 from fastest.network import Network, TorchUpdater
-from fastest.op.op import to_list
+from fastest.op.op import keys_after, to_list
 from fastest.pipeline import Pipeline, peek_keys
 from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
 from fastest.summary.summary import Summary
@@ -282,16 +282,13 @@ class Estimator:
 
 
 def _walk(ops: list[Any], keys: set[str], kind: str, where: str) -> set[str]:
-    """Follow ops in order: each input must exist; outputs are added; Delete removes keys."""
+    """Follow ops in order: each input must exist; outputs are added; deleted keys are removed."""
     keys = set(keys)
     for op in ops:
         for key in op.inputs:
             if key not in keys:
                 raise FastestKeyError(missing_key_message(f"{type(op).__name__} ({kind})", key, keys, where))
-        if getattr(op, "deletes", False):
-            keys -= set(op.inputs)
-        else:
-            keys |= set(op.outputs)
+        keys = keys_after(op, keys)
     return keys
 
 

@@ -267,10 +267,6 @@ class Network:
         context = torch.enable_grad() if plan.needs_grad or state.get("enable_grad") else torch.no_grad()
         with context:
             for i, op in enumerate(plan.ops):
-                if getattr(op, "deletes", False):
-                    for key in op.inputs:
-                        store.pop(key, None)
-                    continue
                 state["retain_graph"] = plan.retain_graph[i]
                 state["defer_updates"] = i >= plan.defer_from
                 run_op(op, store, state)

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
-from fastest.op.op import MODES, check_op_types, gather_inputs, run_op, to_list
+from fastest.op.op import MODES, check_op_types, gather_inputs, keys_after, run_op, to_list
 from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
 
 DataSource = Dataset | DataLoader | Scheduler
@@ -78,9 +78,6 @@ def run_ops(ops: list[Any], data: dict[str, Any], state: dict[str, Any],
         if getattr(op, "filters", False):
             if op.should_remove(gather_inputs(op, data), state):
                 return Filtered(op.replacement)
-        elif getattr(op, "deletes", False):
-            for key in op.inputs:
-                data.pop(key, None)
         else:
             run_op(op, data, state, method)
     if keep_keys is not None:
@@ -347,10 +344,7 @@ class Pipeline:
         source = self.get_source(mode, epoch, ds_id)
         keys = set(peek_keys(source))
         for op in get_current_items(self.ops, mode, epoch, ds_id):
-            if getattr(op, "deletes", False):
-                keys -= set(op.inputs)
-            else:
-                keys |= set(op.outputs)
+            keys = keys_after(op, keys)
         return keys
 
     # ----- user helpers --------------------------------------------------------------------------------------

@@ -48,10 +48,6 @@ def _op_table(pipeline: Pipeline, mode: str, epoch: int, ds_id: str, batches: in
         begin = time.perf_counter()
         if getattr(op, "filters", False):
             out = Filtered(op.replacement) if op.should_remove(gather_inputs(op, store), state) else store
-        elif getattr(op, "deletes", False):
-            for key in op.inputs:
-                store.pop(key, None)
-            out = store
         else:
             run_op(op, store, state, method)
             out = store

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import fastest as fe
-from fastest.errors import FastestRuntimeError, FastestTypeError, FastestValueError
+from fastest.errors import FastestKeyError, FastestRuntimeError, FastestTypeError, FastestValueError
 from fastest.op.numpyop import Batch
 from fastest.op.numpyop import Delete as NDelete
 from fastest.op.numpyop import LambdaOp as NLambda
@@ -18,8 +18,9 @@ from fastest.op.op import run_op
 from fastest.op.tensorop import Delete as TDelete
 from fastest.op.tensorop import LambdaOp as TLambda
 from fastest.op.tensorop import meta as tmeta
-from fastest.op.tensorop.loss import MeanSquaredError
+from fastest.op.tensorop.loss import CrossEntropy, MeanSquaredError
 from fastest.op.tensorop.model import ModelOp, UpdateOp
+from tests.conftest import TinyNet, quiet_estimator
 
 # (meta module, LambdaOp, Delete, value maker) for each flavour
 FLAVOURS = {
@@ -165,6 +166,69 @@ def test_fuse_errors(flavour):
                    Lambda(fn=add_one, inputs="y", outputs="z", mode="eval")])
     with pytest.raises(FastestValueError, match="at least one op"):
         meta.Fuse([])
+
+
+def test_fuse_deleted_keys_are_the_outside_keys_its_deletes_remove(flavour):
+    meta, Lambda, Delete, value = flavour
+    fused = meta.Fuse([Lambda(fn=add_one, inputs="x", outputs="tmp"), Lambda(fn=add_one, inputs="tmp", outputs="y"),
+                       Delete(["tmp", "x", "extra"])])
+    assert fused.inputs == ["x"] and fused.outputs == ["y"] and fused.deleted_keys == ["x", "extra"]  # not tmp
+    overwritten = meta.Fuse([Lambda(fn=add_one, inputs="x", outputs="x"), Delete("x")])
+    assert overwritten.outputs == [] and overwritten.deleted_keys == ["x"]
+    recreated = meta.Fuse([Delete("x"), Lambda(fn=add_one, inputs="a", outputs="x")])
+    assert recreated.outputs == ["x"] and recreated.deleted_keys == []
+    deleted_again = meta.Fuse([Delete("x"), Lambda(fn=add_one, inputs="a", outputs="x"),
+                               Lambda(fn=add_one, inputs="b", outputs="x"), Delete("x")])
+    assert deleted_again.outputs == [] and deleted_again.deleted_keys == ["x"]  # x came from outside first
+    inner = meta.Fuse([Lambda(fn=add_one, inputs="t", outputs="b"), Delete(["t", "x"])])
+    outer = meta.Fuse([Lambda(fn=add_one, inputs="a", outputs="t"), inner])
+    assert inner.deleted_keys == ["t", "x"] and outer.deleted_keys == ["x"] and outer.outputs == ["b"]
+    assert outer.forward([value(1)], {}) == [value(3)]
+    assert meta.Fuse([Lambda(fn=add_one, inputs="a", outputs="b")]).deleted_keys == []
+
+
+def test_meta_ops_reject_a_fuse_that_deletes_outside_keys(flavour):
+    meta, Lambda, Delete, _ = flavour
+    with pytest.raises(FastestValueError, match=r"Sometimes cannot wrap Fuse, which deletes \['x'\].*plain Delete op "
+                                                 r"after the Sometimes"):
+        meta.Sometimes(meta.Fuse([Lambda(fn=add_one, inputs="x", outputs="y"), Delete("x")]))
+    temporaries = meta.Fuse([Lambda(fn=add_one, inputs="x", outputs="t"), Lambda(fn=add_one, inputs="t", outputs="y"),
+                             Delete("t")])
+    assert meta.Sometimes(temporaries).outputs == ["y"]
+
+
+@pytest.mark.parametrize("after_batch", [False, True])
+def test_a_fuse_deletes_outside_keys_in_a_pipeline(after_batch):
+    data = fe.dataset.NumpyDataset({"x": np.arange(8, dtype=np.float32).reshape(4, 2), "y": np.arange(4)})
+    fused = nmeta.Fuse([NLambda(fn=lambda x: x * 2, inputs="x", outputs="z"), NDelete("x")])
+    ops = [Batch(), fused] if after_batch else [fused]
+    pipeline = fe.Pipeline(train_data=data, batch_size=2, ops=ops, num_process=0)
+    batch = pipeline.get_results()
+    assert sorted(batch) == ["y", "z"] and pipeline.produced_keys("train") == {"y", "z"}
+    np.testing.assert_array_equal(batch["z"].numpy(), [[0, 2], [4, 6]])
+
+
+def test_a_fuse_deletes_outside_keys_in_a_network():
+    fused = tmeta.Fuse([TLambda(fn=lambda x: x * 2, inputs="x", outputs="z"), TDelete("x")])
+    out = fe.Network([fused]).transform({"x": np.ones((2, 1), np.float32), "y": np.zeros(2)}, mode="train")
+    assert sorted(out) == ["y", "z"]
+    np.testing.assert_array_equal(out["z"], [[2.0], [2.0]])
+
+
+def test_estimator_preflight_reports_a_reader_of_a_key_a_fuse_deleted(toy_data):
+    model = fe.build(model_fn=TinyNet, optimizer_fn="sgd")
+    train = [CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")]
+    drop_x = nmeta.Fuse([NLambda(fn=lambda x: x, inputs="x", outputs="x2"), NDelete("x")])
+    pipeline = fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0, ops=[drop_x])
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"), *train])
+    with pytest.raises(FastestKeyError, match=r"ModelOp \(network op\) reads key 'x' in mode 'train', epoch 1, but "
+                                              r"nothing produces it .* Available keys: 'x2', 'y'\."):
+        quiet_estimator(pipeline, network).fit()
+    drop_pred = tmeta.Fuse([TLambda(fn=lambda p: p, inputs="y_pred", outputs="p2"), TDelete("y_pred")])
+    pipeline = fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0)
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"), drop_pred, *train])
+    with pytest.raises(FastestKeyError, match=r"CrossEntropy \(network op\) reads key 'y_pred' in mode 'train'"):
+        quiet_estimator(pipeline, network).fit()
 
 
 def test_fuse_of_a_single_op_and_its_mode():

@@ -9,12 +9,13 @@ import torch
 
 import fastest as fe
 import fastest.trace.display as display
+from fastest.backend import atomic_open
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.summary.summary import Summary
 from fastest.testing import run_trace
-from fastest.trace.display import ImageSaver, ImageViewer, atomic_open, to_images
+from fastest.trace.display import ImageSaver, ImageViewer, to_images
 from fastest.trace.trace import Trace
 from tests.conftest import TinyNet, quiet_estimator
 

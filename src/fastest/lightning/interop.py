@@ -23,7 +23,7 @@ from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError,
 from fastest.lightning.callback import TraceBridge
 from fastest.lightning.module import LightningUpdater
 from fastest.network import Network
-from fastest.op.op import to_list
+from fastest.op.op import keys_after, to_list
 from fastest.op.tensorop.model import UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
 from fastest.trace.essential import EvalEssential, Logger, monitored_keys
@@ -100,7 +100,7 @@ class OpRunner:
             for key in op.inputs:
                 if key not in keys:
                     raise FastestKeyError(missing_key_message(f"{type(op).__name__} (op)", key, keys, f"mode {mode!r}"))
-            keys = keys - set(op.inputs) if getattr(op, "deletes", False) else keys | set(op.outputs)
+            keys = keys_after(op, keys)
 
 
 class _UserLoop:

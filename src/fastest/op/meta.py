@@ -18,7 +18,7 @@ import numpy as np
 
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch
-from fastest.op.op import Op, run_op, to_list
+from fastest.op.op import Op, removed_keys, run_op, to_list
 
 
 def run_ops_in(ops: Sequence[Op], store: MutableMapping[str, Any], state: dict[str, Any], method: str,
@@ -32,10 +32,6 @@ def run_ops_in(ops: Sequence[Op], store: MutableMapping[str, Any], state: dict[s
     gradient_ops = [i for i, op in enumerate(ops) if getattr(op, "computes_gradients", False)]
     try:
         for i, op in enumerate(ops):
-            if getattr(op, "deletes", False):
-                for key in op.inputs:
-                    store.pop(key, None)
-                continue
             if outer is not None and gradient_ops:
                 state["retain_graph"] = bool(outer or retain or i != gradient_ops[-1])
             run_op(op, store, state, method)
@@ -71,10 +67,12 @@ class MetaOp(Op):
                     f"{type(op).__name__}. Use the meta ops of fastest.op.numpyop.meta for the Pipeline and of "
                     "fastest.op.tensorop.meta for the Network."
                 )
-            if getattr(op, "deletes", False) and not allow_delete:
+            deleting = removed_keys(op)
+            if (deleting or getattr(op, "deletes", False)) and not allow_delete:
                 raise FastestValueError(
-                    f"{owner} cannot wrap {type(op).__name__}: keys deleted at random or repeatedly would differ "
-                    "between samples. Delete keys with a plain Delete op (or inside a Fuse)."
+                    f"{owner} cannot wrap {type(op).__name__}, which deletes {deleting}: keys deleted at random or "
+                    f"repeatedly would differ between samples. Delete them with a plain Delete op after the {owner} "
+                    "(a Fuse may delete the temporary keys it creates itself)."
                 )
             if not _same_filter(op, ops[0]):
                 raise FastestValueError(
@@ -222,37 +220,49 @@ class FuseBase(MetaOp):
     """Run a sequence of ops as one op; its keys are computed from the sequence, honouring ``Delete``.
 
     Inputs are the keys read before any op of the sequence writes them; outputs are the keys written
-    and not deleted afterwards. A Delete inside a Fuse removes keys only from the Fuse's view: keys
-    that come from outside stay in the sample (delete them with a Delete after the Fuse).
+    and not deleted afterwards. Keys from outside the Fuse (not written by an op of it before their
+    Delete) that a Delete removes and no later op writes again are its ``deleted_keys``: the Pipeline
+    and the Network remove them from the data after the Fuse runs, as the Delete would outside a Fuse.
+    Keys the sequence creates and deletes itself (temporaries) never leave the Fuse.
+
+    Attributes:
+        deleted_keys: The outside keys the Fuse removes from the data.
     """
 
     def __init__(self, ops: Op | Sequence[Op]) -> None:
         ops_list = to_list(ops) if not isinstance(ops, Op) else [ops]
         inputs: list[str] = []
         outputs: list[str] = []
-        deleted: set[str] = set()
+        deleted: dict[str, None] = {}  # an ordered set
+        outside: dict[str, bool] = {}  # key → came from outside (read or deleted before any op wrote it)
         for op in ops_list:
             if not isinstance(op, Op):
                 continue  # _setup reports the type error
             if getattr(op, "deletes", False):
+                removed = list(op.inputs)
+            else:
                 for key in op.inputs:
-                    if key in outputs:
-                        outputs.remove(key)
-                    deleted.add(key)
-                continue
-            for key in op.inputs:
-                if key in deleted:
-                    raise FastestValueError(
-                        f"{type(self).__name__}: {type(op).__name__} reads {key!r}, which an earlier Delete in the "
-                        "same Fuse removed. Move the Delete after it."
-                    )
-                if key not in outputs and key not in inputs:
-                    inputs.append(key)
-            for key in op.outputs:
-                if key not in outputs:
-                    outputs.append(key)
-                deleted.discard(key)
+                    if key in deleted:
+                        raise FastestValueError(
+                            f"{type(self).__name__}: {type(op).__name__} reads {key!r}, which an earlier Delete in "
+                            "the same Fuse removed. Move the Delete after it."
+                        )
+                    if key not in outputs and key not in inputs:
+                        inputs.append(key)
+                    outside.setdefault(key, True)
+                for key in op.outputs:
+                    if key not in outputs:
+                        outputs.append(key)
+                    outside.setdefault(key, False)
+                    deleted.pop(key, None)
+                removed = list(getattr(op, "deleted_keys", ()))  # a nested Fuse
+            for key in removed:
+                if key in outputs:
+                    outputs.remove(key)
+                deleted[key] = None
+                outside.setdefault(key, True)
         self._setup(ops_list, inputs, outputs, allow_delete=True)
+        self.deleted_keys = [key for key in deleted if outside[key]]
 
     def run_local(self, store: dict[str, Any], state: dict[str, Any], method: str) -> None:
         run_ops_in(self.ops, store, state, method)

@@ -224,8 +224,26 @@ def write_outputs(op: Op, store: MutableMapping[str, Any], result: Any) -> None:
         store[key] = value
 
 
+def removed_keys(op: Any) -> list[str]:
+    """Keys an op takes out of the data: a ``Delete``'s keys, or the outside keys a ``Fuse`` deletes."""
+    return list(op.inputs) if getattr(op, "deletes", False) else list(getattr(op, "deleted_keys", ()))
+
+
+def keys_after(op: Any, keys: set[str]) -> set[str]:
+    """The keys present after ``op`` ran on data with ``keys``.
+
+    >>> sorted(keys_after(Op(inputs="x", outputs="y"), {"x"}))
+    ['x', 'y']
+    """
+    return (keys | set(op.outputs)) - set(removed_keys(op))
+
+
 def run_op(op: Op, store: MutableMapping[str, Any], state: dict[str, Any], method: str = "forward") -> None:
-    """Run one op on ``store`` in place, re-raising user errors with where they happened."""
+    """Run one op on ``store`` in place (``Delete``-style ops remove their keys); user errors say where."""
+    if getattr(op, "deletes", False):
+        for key in op.inputs:
+            store.pop(key, None)
+        return
     try:
         result = getattr(op, method)(gather_inputs(op, store), state)
     except FastestError:
@@ -233,6 +251,8 @@ def run_op(op: Op, store: MutableMapping[str, Any], state: dict[str, Any], metho
     except Exception as error:
         raise where_error(error, type(op).__name__, method, state) from error
     write_outputs(op, store, result)
+    for key in getattr(op, "deleted_keys", ()):  # a Fuse that deletes keys from outside it
+        store.pop(key, None)
 
 
 def where_error(error: BaseException, who: str, method: str, state: dict[str, Any]) -> FastestRuntimeError:

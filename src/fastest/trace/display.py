@@ -3,7 +3,7 @@
 :func:`to_images` turns any image-like value (HW, HWC, CHW, NHWC, NCHW; numpy or torch) into
 ``uint8`` HWC images; :func:`visuals` adds matplotlib Figures and Summaries. ImageSaver, ImageViewer
 and the TensorBoard trace all go through them, so an array looks the same in a PNG, in a notebook
-and in TensorBoard. :func:`atomic_open` is the atomic file writer of the file-writing traces.
+and in TensorBoard. Files are written with :func:`fastest.backend.atomic_open`.
 """
 
 from __future__ import annotations
@@ -14,43 +14,17 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from fastest.backend import atomic_open
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.summary.summary import Summary
 from fastest.trace.trace import Data, Trace
 
 _CHANNELS = (1, 3, 4)
-
-
-@contextmanager
-def atomic_open(path: str, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path`` for writing; rename it over ``path`` only on success.
-
-    If the block raises, the temporary file is removed and an existing ``path`` is left untouched,
-    so readers never see a half-written file. The folder is created if missing.
-
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
-    >>> with atomic_open(path) as handle:
-    ...     _ = handle.write("done")
-    >>> open(path).read()
-    'done'
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def to_images(value: Any) -> tuple[list[np.ndarray], bool]:
@@ -267,4 +241,4 @@ def _ipython_shell() -> Any:
     return module.get_ipython() if module is not None else None
 
 
-__all__ = ["ImageSaver", "ImageViewer", "atomic_open", "png_bytes", "save_png", "to_images", "visuals"]
+__all__ = ["ImageSaver", "ImageViewer", "png_bytes", "save_png", "to_images", "visuals"]

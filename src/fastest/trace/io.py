@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from fastest.backend import load_model, save_model
+from fastest.backend import atomic_open, load_model, save_model
 from fastest.errors import FastestValueError
 from fastest.op.op import to_list
-from fastest.trace.display import ImageSaver, ImageViewer, atomic_open
+from fastest.trace.display import ImageSaver, ImageViewer
 from fastest.trace.essential import model_loss_key, to_number
 from fastest.trace.tensorboard import TensorBoard
 from fastest.trace.trace import Data, Trace

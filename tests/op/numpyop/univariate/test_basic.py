@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 from fastest.errors import FastestTypeError, FastestValueError
+from fastest.op.numpyop.numpyop import NumpyOp
 from fastest.op.numpyop.univariate import (
     Binarize,
     ChannelTranspose,
     FromFloat,
     Hadamard,
     Minmax,
+    Normalize,
     Onehot,
     Reshape,
     ToArray,
@@ -35,6 +37,61 @@ def test_channel_transpose_hwc_to_chw_and_custom_axes():
         ChannelTranspose("x", "x").forward(np.zeros((5, 4)), {})
     with pytest.raises(FastestValueError, match="permutation"):
         ChannelTranspose("x", "x", axes=(0, 0, 1))
+
+
+def stacked_forward(op, batch):
+    """The reference: NumpyOp's default forward_batch, ``forward`` on every sample, stacked."""
+    return NumpyOp.forward_batch(op, batch, {})
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mean": 0.5, "std": 0.25, "max_pixel_value": 1.0},
+                                    {"mean": (0.1, 0.2, 0.3), "std": (0.3, 0.2, 0.1), "max_pixel_value": 1.0}])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_normalize_forward_batch_equals_forward_per_sample(kwargs, dtype):
+    rng = np.random.default_rng(0)
+    batch = (rng.random((4, 6, 5, 3)) * 255).astype(dtype)
+    op = Normalize("x", "x", **kwargs)
+    out = op.forward_batch(batch, {})
+    assert out.dtype == np.float32 and out.shape == batch.shape
+    np.testing.assert_array_equal(out, stacked_forward(op, batch))
+    two = Normalize(["x", "y"], ["x", "y"], **kwargs)
+    outs = two.forward_batch([batch, batch[:, ::-1]], {})
+    for got, want in zip(outs, stacked_forward(two, [batch, batch[:, ::-1]])):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("batch", [np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.0], [3.0]])])
+def test_normalize_forward_batch_where_the_statistics_add_a_channel_axis(batch):
+    op = Normalize("x", "x", mean=(0.0, 0.5, 1.0), std=(1.0, 2.0, 4.0), max_pixel_value=1.0)
+    out = op.forward_batch(batch, {})  # three samples of one value each: every one becomes 3 channels
+    np.testing.assert_array_equal(out, [[1.0, 0.25, 0.0], [2.0, 0.75, 0.25], [3.0, 1.25, 0.5]])
+    np.testing.assert_array_equal(out, stacked_forward(op, batch))
+
+
+def test_normalize_equals_the_formula_on_any_layout_and_leaves_the_input_alone():
+    rng = np.random.default_rng(2)
+    op = Normalize("x", "x", mean=(0.1, 0.2, 0.3), std=(0.3, 0.2, 0.1))
+    image = rng.random((6, 5, 3)) * 255
+    for value in (image, image.astype(np.float32), image[::-1, ::2], image.astype(np.uint8)):
+        before = value.copy()
+        want = ((value.astype(np.float32) - op.mean) / op.std).astype(np.float32)
+        np.testing.assert_array_equal(op.forward(value, {}), want)
+        np.testing.assert_array_equal(value, before)
+
+
+@pytest.mark.parametrize("axes", [(2, 0, 1), (1, 0, 2), (0, 1, 2)])
+def test_channel_transpose_forward_batch_equals_forward_per_sample(axes):
+    batch = np.random.default_rng(1).random((4, 6, 5, 3))
+    op = ChannelTranspose("x", "x", axes=axes)
+    out = op.forward_batch(batch, {})
+    np.testing.assert_array_equal(out, stacked_forward(op, batch))
+    assert out.flags.c_contiguous
+    two = ChannelTranspose(["x", "y"], ["x", "y"], axes=axes)
+    for got, want in zip(two.forward_batch([batch, batch + 1], {}), stacked_forward(two, [batch, batch + 1])):
+        np.testing.assert_array_equal(got, want)
+        assert got.flags.c_contiguous
+    with pytest.raises(FastestValueError, match=r"need a 3-d array per sample, received a batch of shape \(6, 5, 3\)"):
+        op.forward_batch(batch[0], {})
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5])

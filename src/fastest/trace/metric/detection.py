@@ -1,0 +1,84 @@
+"""Detection metrics: COCO :class:`MeanAveragePrecision` of boxes in FastEstimator's row format."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torchmetrics import Metric
+
+from fastest.errors import FastestValueError
+from fastest.trace.metric import MetricTrace, Modes
+
+
+class MeanAveragePrecision(MetricTrace):
+    """COCO mean average precision of bounding boxes (mAP over IoU 0.5:0.95, AP at 0.5 and 0.75).
+
+    Row formats (FastEstimator's), per image, padded to a common length in a batch tensor or given
+    as a list of per-image tensors:
+
+    - predictions ``[x1, y1, w, h, label, score]``, optionally with a 7th ``select`` column;
+    - ground truth ``[x1, y1, w, h, label]``.
+
+    Labels run from 1 to ``num_classes``: rows whose label is outside that range (the all-zero
+    padding rows, label 0) are ignored, and so are prediction rows whose ``select`` is 0. Numerics:
+    ``torchmetrics.detection.MeanAveragePrecision``, which needs a COCO backend: ``pip install
+    pycocotools`` (or ``faster-coco-eval``).
+
+    Args:
+        num_classes: Largest class label.
+        true_key: Key of the ground-truth boxes.
+        pred_key: Key of the predicted boxes.
+        mode: Modes to run in.
+        ds_id: Dataset ids to run for.
+        output_name: Keys of mAP, AP50 and AP75.
+        per_ds: Also log ``<name>|<ds_id>`` with several datasets.
+    """
+
+    def __init__(self, num_classes: int, true_key: str = "bbox", pred_key: str = "pred", mode: Modes = ("eval", "test"),
+                 ds_id: str | Iterable[str] | None = None, output_name: Sequence[str] = ("mAP", "AP50", "AP75"),
+                 per_ds: bool = True) -> None:
+        self.backend = next((b for b in ("pycocotools", "faster_coco_eval") if importlib.util.find_spec(b)), None)
+        if self.backend is None:
+            raise ImportError("MeanAveragePrecision needs a COCO evaluation backend for torchmetrics, and none is "
+                              "installed: pip install pycocotools (or pip install faster-coco-eval).")
+        super().__init__(true_key, pred_key, mode, ds_id, output_name, per_ds)
+        if len(self.outputs) != 3:
+            raise FastestValueError(f"MeanAveragePrecision: output_name needs 3 keys (mAP, AP50, AP75), received "
+                                    f"{output_name!r}.")
+        self.num_classes = num_classes
+
+    def prepare(self, y_pred: Any, y_true: Any) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
+        return box_dicts(y_pred, self.num_classes, scores=True), box_dicts(y_true, self.num_classes, scores=False)
+
+    def make_metric(self, y_pred: Any, y_true: Any) -> Metric:
+        from torchmetrics.detection import MeanAveragePrecision as TorchMAP
+
+        return TorchMAP(box_format="xywh", iou_type="bbox", backend=self.backend)  # type: ignore[arg-type]
+
+    def results(self, value: dict[str, torch.Tensor]) -> dict[str, Any]:
+        return {name: float(value[key]) for name, key in zip(self.outputs, ("map", "map_50", "map_75"))}
+
+
+def box_dicts(rows: Any, num_classes: int, scores: bool) -> list[dict[str, torch.Tensor]]:
+    """FastEstimator box rows (one tensor per image, or one padded batch tensor) → torchmetrics' dicts.
+
+    >>> pred = torch.tensor([[[1., 2., 3., 4., 1., 0.9, 1.], [0., 0., 0., 0., 0., 0., 0.]]])
+    >>> box_dicts(pred, num_classes=2, scores=True)
+    [{'boxes': tensor([[1., 2., 3., 4.]]), 'labels': tensor([1]), 'scores': tensor([0.9000])}]
+    """
+    out = []
+    for image in rows:
+        image = torch.as_tensor(image)
+        image = image.reshape(-1, image.shape[-1])
+        keep = (image[:, 4] >= 1) & (image[:, 4] <= num_classes)
+        if scores and image.shape[1] > 6:
+            keep &= image[:, 6] != 0
+        image = image[keep].float()
+        entry = {"boxes": image[:, :4], "labels": image[:, 4].round().long()}
+        if scores:
+            entry["scores"] = image[:, 5]
+        out.append(entry)
+    return out
