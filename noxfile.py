@@ -39,6 +39,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def benchmarks(session: nox.Session) -> None:
-    """Overhead of fastest vs a raw PyTorch loop and a hand-written LightningModule."""
+    """Every benchmark: framework overhead, pipeline throughput, training throughput, attribution timing."""
     session.install("-e", ".")
-    session.run("python", "benchmarks/overhead.py", *session.posargs)
+    for script in ("overhead.py", "pipeline_throughput.py", "gpu_throughput.py", "xai_timing.py"):
+        session.run("python", f"benchmarks/{script}", *session.posargs)

@@ -11,6 +11,16 @@ import fastest as fe
 from fastest.dataset import NumpyDataset
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """One intra-op thread for the whole suite: on a shared 2-core machine, two threads per op oversubscribe
+    it (small convolutions ran 10-100 times slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
