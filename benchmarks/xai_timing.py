@@ -66,7 +66,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: one repeat")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 1
     if args.threads:
         torch.set_num_threads(args.threads)
     x_train, y_train, x_eval, _ = digits_tensors()
