@@ -112,3 +112,23 @@ def test_tensorboard_rejects_bad_frequencies():
         TensorBoard(weight_histogram_freq=-1)
     assert TensorBoard(update_freq="epoch", weight_histogram_freq="epoch").update_freq is None
     assert TensorBoard(weight_histogram_freq="epoch").weight_histogram_freq == 1
+
+
+def test_tensorboard_writes_embeddings_with_labels_and_thumbnails(toy_data, tmp_path):
+    model = fe.build(TinyNet, optimizer_fn="adam", model_name="embedder")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs=["y_pred", "hidden"], intermediate_layers="fc1"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], batch_size=16, num_process=0)
+    board = TensorBoard(log_dir=str(tmp_path), update_freq=None, write_graph=False, write_embeddings="hidden",
+                        embedding_labels="y")
+    est = quiet_estimator(pipeline, network, traces=[board])
+    est.fit()
+    run = tmp_path / est.system.experiment_time
+    projector = [root for root, _, files in os.walk(run / "eval") if "tensors.tsv" in files]
+    assert len(projector) == 1
+    with open(os.path.join(projector[0], "tensors.tsv")) as tensors, open(os.path.join(projector[0], "metadata.tsv")) as meta:
+        rows, labels = tensors.read().splitlines(), meta.read().split()
+    assert len(rows) == len(labels) == 32 and len(rows[0].split("\t")) == 8  # fc1 has 8 units
+    assert labels == [str(v) for v in toy_data[1].data["y"]]
+    with pytest.raises(FastestValueError, match="embedding_labels has 2 entries but write_embeddings has 1"):
+        TensorBoard(write_embeddings="hidden", embedding_labels=["y", "z"])

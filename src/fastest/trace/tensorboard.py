@@ -30,7 +30,9 @@ class TensorBoard(Trace):
       key in the epoch's last batch — as images (arrays NCHW/NHWC/…, see ``to_images``) or figures;
     - the graph of each model, traced on the first training batch (a model whose trace fails gets a
       warning, not an error; with several models each graph has its own run ``train_<model_name>``);
-    - histograms of every weight, every ``weight_histogram_freq`` training epochs.
+    - histograms of every weight, every ``weight_histogram_freq`` training epochs;
+    - embeddings for the projector: each key of ``write_embeddings`` collected over the epoch, with
+      the matching ``embedding_labels`` key as labels and ``embedding_images`` key as thumbnails.
 
     Args:
         log_dir: Root folder of the event files.
@@ -38,16 +40,27 @@ class TensorBoard(Trace):
         write_graph: Write the model graphs.
         write_images: Key(s) to draw as images.
         weight_histogram_freq: Epochs between weight histograms; 'epoch' = 1; None: none.
+        write_embeddings: Key(s) of features (e.g. a ModelOp's intermediate layer) for the projector.
+        embedding_labels: Label key for each embedding key (one key, or a list in the same order).
+        embedding_images: Image key for each embedding key (one key, or a list in the same order).
 
-    >>> TensorBoard(log_dir="logs", write_images="x").inputs
-    ['*', 'x']
+    >>> TensorBoard(log_dir="logs", write_images="x", write_embeddings="f", embedding_labels="y").inputs
+    ['*', 'x', 'f', 'y']
     """
 
     def __init__(self, log_dir: str = "logs", update_freq: int | str | None = 100, write_graph: bool = True,
                  write_images: str | Iterable[str] | None = None,
-                 weight_histogram_freq: int | str | None = None) -> None:
+                 weight_histogram_freq: int | str | None = None,
+                 write_embeddings: str | Iterable[str] | None = None,
+                 embedding_labels: str | Iterable[str | None] | None = None,
+                 embedding_images: str | Iterable[str | None] | None = None) -> None:
         images = to_list(write_images)
-        super().__init__(inputs=["*", *images])
+        embeddings = to_list(write_embeddings)
+        self.embeddings = {key: (_nth(embedding_labels, i, len(embeddings), "embedding_labels"),
+                                 _nth(embedding_images, i, len(embeddings), "embedding_images"))
+                           for i, key in enumerate(embeddings)}
+        extra = [k for key, pair in self.embeddings.items() for k in (key, *pair) if k is not None]
+        super().__init__(inputs=["*", *images, *dict.fromkeys(extra)])
         self.log_dir = log_dir
         self.update_freq = _frequency(update_freq, "update_freq", "steps", epoch=None)
         self.write_graph = write_graph
@@ -64,6 +77,7 @@ class TensorBoard(Trace):
 
     def on_epoch_begin(self, data: Data) -> None:
         self._last = {}
+        self._collected: dict[str, list[Any]] = {}
 
     def on_batch_end(self, data: Data) -> None:
         if not self.system.is_chief:
@@ -71,6 +85,12 @@ class TensorBoard(Trace):
         for key in self.write_images:
             if key in data:
                 self._last[key] = data[key]
+        for key, (labels, images) in self.embeddings.items():
+            for name in (key, labels, images):
+                if name is not None and name in data:
+                    value = data[name]
+                    self._collected.setdefault(name, []).append(
+                        value.detach().cpu() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value)))
         if self.system.mode != "train":
             return
         if self._graph_pending:
@@ -96,6 +116,7 @@ class TensorBoard(Trace):
                     writer.add_images(key, np.stack(items), step, dataformats="NHWC")
                 else:
                     writer.add_figure(key, items[0], step, close=False)
+        self._add_embeddings(writer, step)
         freq = self.weight_histogram_freq
         if self.system.mode == "train" and freq and self.system.epoch_idx % freq == 0:
             for model in getattr(self.system.network, "models", []):
@@ -123,6 +144,15 @@ class TensorBoard(Trace):
         for key, value in scalars.items():
             writer.add_scalar(key, value, self.system.global_step)
 
+    def _add_embeddings(self, writer: Any, step: int) -> None:
+        from fastest.xai.umap import write_projector
+
+        gathered = {name: torch.cat(parts) for name, parts in self._collected.items()}
+        for key, (labels, images) in self.embeddings.items():
+            if key in gathered:
+                write_projector(writer, gathered[key], None if labels is None else gathered[labels].tolist(),
+                                None if images is None else gathered[images], tag=key, step=step)
+
     def _add_graphs(self, data: Data) -> None:
         network = self.system.network
         models = list(getattr(network, "models", []))
@@ -144,6 +174,17 @@ class TensorBoard(Trace):
                 warnings.warn(f"TensorBoard: could not trace the graph of model {model.model_name!r}: "
                               f"{type(error).__name__}: {error}. The other logs are written as usual; pass "
                               "write_graph=False to skip graphs.", stacklevel=2)
+
+
+def _nth(keys: str | Iterable[str | None] | None, index: int, count: int, name: str) -> str | None:
+    """The label/image key that goes with the ``index``-th embedding key."""
+    if keys is None or isinstance(keys, str):
+        return keys
+    keys = list(keys)
+    if len(keys) != count:
+        raise FastestValueError(f"TensorBoard: {name} has {len(keys)} entries but write_embeddings has {count}; "
+                                "give one key (or None) per embedding key.")
+    return keys[index]
 
 
 def _scalar(value: Any) -> float | None:
