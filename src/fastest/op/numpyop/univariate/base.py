@@ -47,6 +47,8 @@ class _PerKey(NumpyOp):
         return [self.transform(v) for v in values]
 
     def forward(self, data: Any, state: dict[str, Any]) -> Any:
+        if not self.in_list and type(self).apply_all is _PerKey.apply_all:  # the per-sample hot path
+            return self.transform(np.asarray(data) if self.as_array else data)
         values = list(data) if self.in_list else [data]
         if self.as_array:
             values = [np.asarray(v) for v in values]

@@ -48,10 +48,13 @@ class Minmax(_PerKey):
         self.new_max = new_max
 
     def transform(self, value: np.ndarray) -> np.ndarray:
-        value = value.astype(np.float32)
+        value = value.astype(np.float32)  # a new array: the steps below work in place
         low, high = value.min(), value.max()
-        unit = (value - low) / max(high - low, self.epsilon)
-        return (unit * (self.new_max - self.new_min) + self.new_min).astype(np.float32)
+        value -= low
+        value *= np.float32((self.new_max - self.new_min) / max(float(high - low), self.epsilon))
+        if self.new_min:
+            value += np.float32(self.new_min)
+        return value
 
 
 class Normalize(_PerKey):
@@ -114,7 +117,10 @@ class ExpandDims(_PerKey):
         self.axis = axis
 
     def transform(self, value: np.ndarray) -> np.ndarray:
-        return np.expand_dims(value, self.axis)
+        axis = self.axis if self.axis >= 0 else value.ndim + 1 + self.axis
+        if not 0 <= axis <= value.ndim:
+            return np.expand_dims(value, self.axis)  # numpy's own error for an axis out of range
+        return value.reshape(value.shape[:axis] + (1,) + value.shape[axis:])
 
 
 class ChannelTranspose(_PerKey):
