@@ -1,4 +1,5 @@
 import math
+import os
 import re
 
 import numpy as np
@@ -263,3 +264,28 @@ def test_terminate_on_nan_stops_an_estimator_at_the_nan_step(toy_data, capsys):
     quiet_estimator(pipeline, network, epochs=3, traces=[TerminateOnNaN(), recorder]).fit()
     assert max(recorder.lrs) == 4
     assert re.search(r"fastest-TerminateOnNaN: 'ce' is nan at step 4 \(mode 'train', epoch 1\)", capsys.readouterr().out)
+
+
+def test_terminate_on_nan_keeps_the_models_saved_before(toy_data, tmp_path):
+    from fastest.trace.io import ModelSaver
+
+    model = fe.build(TinyNet, optimizer_fn="adam", model_name="nan_net")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce0"),
+                          NanAfter(19, inputs="ce0", outputs="ce", mode="train"),  # nan from step 20, in epoch 3
+                          UpdateOp(model=model, loss_name="ce")])
+    evals = []
+
+    class EvalEpochs(Trace):
+        def on_epoch_end(self, data):
+            evals.append(self.system.epoch_idx)
+
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], batch_size=8, num_process=0)
+    quiet_estimator(pipeline, network, epochs=5, traces=[TerminateOnNaN(), ModelSaver(model, str(tmp_path)),
+                                                         EvalEpochs(mode="eval")]).fit()
+    assert sorted(os.listdir(tmp_path)) == ["nan_net_epoch_1.pt", "nan_net_epoch_2.pt"]  # no file of the nan epoch
+    assert evals == [1, 2]  # the stopped epoch is abandoned: no eval of the nan model
+    for epoch in (1, 2):
+        fresh = fe.build(TinyNet, optimizer_fn="adam", model_name=f"reload{epoch}")
+        fe.backend.load_model(fresh, str(tmp_path / f"nan_net_epoch_{epoch}.pt"))
+        assert all(torch.isfinite(p).all() for p in fresh.parameters())

@@ -37,6 +37,7 @@ class TraceBridge(pl.Callback):
         self._event_cache: dict[tuple[str, int, str, str], list[Trace]] = {}
         self._train_open = False
         self._skip_batch = False
+        self._stopped_mid_epoch = False  # a trace stopped training during a train epoch
         self.results_path: str | None = None  # set when training runs in spawned processes (ddp_spawn)
 
     def _mode_ds_ids(self, mode: str) -> list[str]:
@@ -137,15 +138,23 @@ class TraceBridge(pl.Callback):
         self._run("on_batch_end", mode, self.batch_data(batch, outputs), self.system.ds_id, trainer)
         if mode == "train":
             self._sync_stop(trainer)
+            self._stopped_mid_epoch = self.system.stop_training
+
+    def _ignore_eval(self, trainer: pl.Trainer) -> bool:
+        """Lightning's sanity check is no eval epoch; after a mid-epoch stop (e.g. a NaN loss) the epoch
+        is abandoned like in FastEstimator: no train epoch end, no eval epoch, straight to ``on_end``."""
+        return trainer.sanity_checking or self._stopped_mid_epoch
 
     def _close_train_epoch(self, trainer: pl.Trainer) -> None:
         if self._train_open:
             self._train_open = False
-            self._epoch_end(trainer, "train")
+            if not self._stopped_mid_epoch:
+                self._epoch_end(trainer, "train")
 
     # ----- fit ---------------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.system.mode = "train"
+        self._stopped_mid_epoch = False
         self._begin(trainer, ("train", "eval"))
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -163,25 +172,25 @@ class TraceBridge(pl.Callback):
         self._batch_end(trainer, "train", batch, outputs)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+        if self._ignore_eval(trainer):
             return
         self._close_train_epoch(trainer)
         self._epoch_begin("eval")
 
     def on_validation_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
                                   batch_idx: int, dataloader_idx: int = 0) -> None:
-        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+        if self._ignore_eval(trainer):
             return
         self._batch_begin("eval", batch, dataloader_idx)
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
-        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+        if self._ignore_eval(trainer):
             return
         self._batch_end(trainer, "eval", batch, outputs)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:  # Lightning's sanity check is not an eval epoch
+        if self._ignore_eval(trainer):
             return
         self._epoch_end(trainer, "eval")
         self.system.mode = "train"
