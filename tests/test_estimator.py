@@ -282,3 +282,18 @@ def test_a_metric_a_saver_monitors_is_logged_as_computed_not_averaged(toy_data, 
     out = est.network.transform({"x": toy_data[1].data["x"]}, mode="infer")
     expected = float((out["y_pred"].argmax(1) == toy_data[1].data["y"]).mean())
     assert summary.history["eval"]["accuracy"][7] == pytest.approx(expected, abs=1e-6)
+
+
+def test_an_op_returning_the_wrong_number_of_outputs_fails_in_the_preflight(toy_data, tiny_model):
+    from fastest.op.numpyop import NumpyOp
+
+    class TwoOfThree(NumpyOp):
+        def forward(self, data, state):
+            return data, data
+
+    recorder = Recorder()
+    pipeline = fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0,
+                           ops=[TwoOfThree(inputs="x", outputs=["a", "b", "c"])])
+    with pytest.raises(FastestValueError, match=r"TwoOfThree.forward returned 2 values, but the op declares 3 outputs"):
+        quiet_estimator(pipeline, classifier(tiny_model), traces=[recorder]).fit()
+    assert recorder.events == []

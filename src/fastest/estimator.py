@@ -136,10 +136,18 @@ class Estimator:
                 Logger(verbose=self.log_steps is not None)]
 
     def traces_for(self, mode: str, epoch: int, ds_id: str = "") -> list[Trace]:
-        """The traces active in (mode, epoch, ds_id), sorted by their keys (cached)."""
+        """The traces active in (mode, epoch, ds_id), sorted by their keys (cached).
+
+        ``epoch=0`` means any epoch: every trace a schedule may use (for ``on_begin`` and ``on_end``).
+        """
         key = (mode, epoch, ds_id)
         if key not in self._sorted:
-            self._sorted[key] = sort_traces(get_current_items(self.traces, mode, epoch, ds_id))
+            if epoch == 0:
+                found = [v for t in self.traces for v in all_values(t) if v.runs_in(mode, ds_id)]
+                found = [t for i, t in enumerate(found) if all(t is not u for u in found[:i])]
+            else:
+                found = get_current_items(self.traces, mode, epoch, ds_id)
+            self._sorted[key] = sort_traces(found)
         return self._sorted[key]
 
     # ----- preflight -------------------------------------------------------------------------------------------

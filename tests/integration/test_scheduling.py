@@ -142,3 +142,23 @@ def test_two_train_datasets_run_in_turn_with_their_ds_id():
                            num_process=0)
     quiet_estimator(pipeline, classifier(model), epochs=1, traces=[shapes]).fit()
     assert [(ds, s) for _, _, ds, s in shapes.seen] == [("small", (8, 4, 4)), ("big", (8, 8, 8)), ("big", (8, 8, 8))]
+
+
+def test_a_scheduled_trace_runs_only_from_its_epoch_but_hears_begin_and_end():
+    events = []
+
+    class Events(Trace):
+        def on_begin(self, data):
+            events.append(("begin", self.system.epoch_idx))
+
+        def on_epoch_end(self, data):
+            events.append(("epoch_end", self.system.epoch_idx))
+
+        def on_end(self, data):
+            events.append(("end", self.system.epoch_idx))
+
+    pipeline = fe.Pipeline(train_data=image_data(), batch_size=8, num_process=0)
+    model = fe.build(Pooled, optimizer_fn="adam")
+    quiet_estimator(pipeline, classifier(model), epochs=3, traces=[EpochScheduler({1: None, 2: Events(mode="train")})]
+                    ).fit()
+    assert events == [("begin", 0), ("epoch_end", 2), ("epoch_end", 3), ("end", 3)]

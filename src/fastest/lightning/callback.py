@@ -46,16 +46,16 @@ class TraceBridge(pl.Callback):
     # ----- helpers ---------------------------------------------------------------------------------------------
     def _traces(self, event: str, mode: str, ds_id: str | None = None) -> list[Trace]:
         """Traces of ``mode`` that override ``event`` (ds_id None: any dataset of the mode)."""
-        key = (event, self.system.epoch_idx, mode, "*" if ds_id is None else ds_id)
+        epoch = 0 if event in ("on_begin", "on_end") else max(self.system.epoch_idx, 1)  # 0: any epoch
+        key = (event, epoch, mode, "*" if ds_id is None else ds_id)
         traces = self._event_cache.get(key)
         if traces is None:
             if ds_id is None:
                 found: list[Trace] = []
                 for ds in self._mode_ds_ids(mode):
-                    found += [t for t in self.traces_for(mode, max(self.system.epoch_idx, 1), ds)
-                              if all(t is not f for f in found)]
+                    found += [t for t in self.traces_for(mode, epoch, ds) if all(t is not f for f in found)]
             else:
-                found = self.traces_for(mode, max(self.system.epoch_idx, 1), ds_id)
+                found = self.traces_for(mode, epoch, ds_id)
             traces = [t for t in found if getattr(type(t), event) is not getattr(Trace, event)]
             self._event_cache[key] = traces
         return traces
