@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler
 
+from fastest.dataset.sampler import UnpaddedShardSampler
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
 from fastest.op.op import MODES, check_op_types, gather_inputs, keys_after, run_op, to_list
@@ -111,27 +112,6 @@ class Collator:
         if self.tag:
             batch[DS_ID_KEY] = self.state["ds_id"]
         return batch
-
-
-class UnpaddedShardSampler(DistributedSampler):
-    """Samples ``rank, rank + world, …`` in order, without padding: each sample lands on one process only.
-
-    Shards may differ in length by one; that is fine for evaluation (no gradient sync). It subclasses
-    DistributedSampler so that Lightning does not replace it with its padding sampler.
-
-    >>> list(UnpaddedShardSampler(range(5), num_replicas=2, rank=1))
-    [1, 3]
-    """
-
-    def __init__(self, dataset: Any, num_replicas: int, rank: int) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
-        self.indices = list(range(rank, len(dataset), num_replicas))
-
-    def __iter__(self) -> Any:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
 
 def is_batched(dataset: Any) -> bool:
