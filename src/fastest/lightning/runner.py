@@ -99,10 +99,15 @@ class LightningRun:
 
     @contextmanager
     def _results_from_spawned_processes(self) -> Iterator[None]:
-        """Under ddp_spawn the main process does not train: rank 0 sends Summary and counters back."""
+        """Under ddp_spawn the main process does not train: rank 0 sends Summary and counters back.
+
+        Lightning leaves its rendezvous port in ``MASTER_PORT``; it is removed afterwards, so the next
+        run in this process picks a free port instead of one its predecessor may still hold.
+        """
         if type(self.trainer.strategy.launcher).__name__ != "_MultiProcessingLauncher":
             yield
             return
+        before = {name: os.environ.get(name) for name in ("MASTER_ADDR", "MASTER_PORT")}
         fd, path = tempfile.mkstemp(suffix=".pkl")
         os.close(fd)
         self.bridge.results_path = path
@@ -117,6 +122,11 @@ class LightningRun:
         finally:
             self.bridge.results_path = None
             os.remove(path)
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def trainer_kwargs(estimator: Estimator) -> dict[str, Any]:
