@@ -230,15 +230,14 @@ class DLoss(fe.op.tensorop.TensorOp):
                 + nn.functional.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
 
 
-def test_dcgan_style_network_updates_both_models_every_step():
-    rng = np.random.default_rng(0)
-    real = fe.dataset.NumpyDataset({"x": rng.normal(2.0, 0.5, size=(64, 2)).astype(np.float32)})
-    gen = fe.build(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)),
-                   optimizer_fn=lambda p: torch.optim.Adam(p, lr=1e-3), model_name="generator")
-    disc = fe.build(lambda: nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1)),
-                    optimizer_fn=lambda p: torch.optim.Adam(p, lr=1e-3), model_name="discriminator")
-    network = fe.Network([
-        LambdaOp(fn=lambda x: torch.randn(x.shape[0], 4, device=x.device), inputs="x", outputs="z"),
+def make_noise(x):
+    return torch.randn(x.shape[0], 4, device=x.device)
+
+
+def gan_network(gen, disc):
+    """A DCGAN-style step: two ModelOps on the discriminator, two losses, two UpdateOps (deferred as a block)."""
+    return fe.Network([
+        LambdaOp(fn=make_noise, inputs="x", outputs="z"),  # a module-level function: picklable for ddp_spawn
         ModelOp(model=gen, inputs="z", outputs="x_fake"),
         ModelOp(model=disc, inputs="x_fake", outputs="fake_score"),
         ModelOp(model=disc, inputs="x", outputs="real_score"),
@@ -247,6 +246,16 @@ def test_dcgan_style_network_updates_both_models_every_step():
         UpdateOp(model=gen, loss_name="gloss"),
         UpdateOp(model=disc, loss_name="dloss"),
     ])
+
+
+def test_dcgan_style_network_updates_both_models_every_step():
+    rng = np.random.default_rng(0)
+    real = fe.dataset.NumpyDataset({"x": rng.normal(2.0, 0.5, size=(64, 2)).astype(np.float32)})
+    gen = fe.build(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)),
+                   optimizer_fn=lambda p: torch.optim.Adam(p, lr=1e-3), model_name="generator")
+    disc = fe.build(lambda: nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1)),
+                    optimizer_fn=lambda p: torch.optim.Adam(p, lr=1e-3), model_name="discriminator")
+    network = gan_network(gen, disc)
 
     class Watch(Trace):
         def on_begin(self, data):

@@ -184,30 +184,16 @@ class InSync(Trace):
         data.write_with_log("weights_in_sync", int(all(torch.equal(g, gathered[0]) for g in gathered)))
 
 
-def make_noise(x):
-    return torch.randn(x.shape[0], 4, device=x.device)
-
-
 @pytest.mark.timeout(600)
 def test_gan_with_two_models_under_ddp_spawn():
-    from fastest.op.tensorop import LambdaOp
-    from tests.test_estimator import DLoss, GLoss
+    from tests.test_estimator import gan_network
 
     real = NumpyDataset({"x": np.random.default_rng(0).normal(2.0, 0.5, size=(64, 2)).astype(np.float32)})
     gen = fe.build(lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), optimizer_fn="adam",
                    model_name="ddp_gen")
     disc = fe.build(lambda: nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1)), optimizer_fn="adam",
                     model_name="ddp_disc")
-    network = fe.Network([
-        LambdaOp(fn=make_noise, inputs="x", outputs="z"),
-        ModelOp(model=gen, inputs="z", outputs="x_fake"),
-        ModelOp(model=disc, inputs="x_fake", outputs="fake_score"),
-        ModelOp(model=disc, inputs="x", outputs="real_score"),
-        GLoss(inputs="fake_score", outputs="gloss"),
-        DLoss(inputs=("real_score", "fake_score"), outputs="dloss"),
-        UpdateOp(model=gen, loss_name="gloss"),
-        UpdateOp(model=disc, loss_name="dloss"),
-    ])
+    network = gan_network(gen, disc)
     before = [p.detach().clone() for m in (gen, disc) for p in m.parameters()]
     pipeline = fe.Pipeline(train_data=real, batch_size=8, num_process=0)
     est = fe.Estimator(pipeline, network, epochs=2, log_steps=1, accelerator="cpu", devices=2, strategy="ddp_spawn",
