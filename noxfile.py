@@ -27,12 +27,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff; its TID251 rule forbids importing Lightning outside src/fastest/lightning/."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", "src", "tests", "apphub", "benchmarks", "noxfile.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
+    """mypy over src/fastest."""
     session.install("-e", ".", "mypy>=1.11")
     session.run("mypy")
 

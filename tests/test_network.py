@@ -8,7 +8,7 @@ from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.numpyop.univariate import Minmax
 from fastest.op.tensorop import Delete, LambdaOp
 from fastest.op.tensorop.loss import CrossEntropy, MeanSquaredError
-from fastest.op.tensorop.model import ModelOp, UpdateOp
+from fastest.op.tensorop.model import ModelOp, UpdateOp, is_built
 
 
 @pytest.mark.parametrize(("name", "cls"), [("adam", torch.optim.Adam), ("sgd", torch.optim.SGD),
@@ -16,7 +16,7 @@ from fastest.op.tensorop.model import ModelOp, UpdateOp
                                            ("adagrad", torch.optim.Adagrad), ("adamax", torch.optim.Adamax)])
 def test_build_optimizer_strings(name, cls):
     model = fe.build(lambda: nn.Linear(2, 2), optimizer_fn=name)
-    assert isinstance(model.optimizer, cls) and model.fe_compiled and model.loss_name == set()
+    assert isinstance(model.optimizer, cls) and is_built(model) and not hasattr(model, "loss_name")
 
 
 def test_build_callable_several_models_and_names():
@@ -113,3 +113,16 @@ def test_deferred_updates_use_pre_step_weights():
     # loss = (d*g*z)^2 = 36; dL/dg = 2*6*3 = 36; dL/dd = 2*6*2 = 24
     assert g.weight.item() == pytest.approx(2.0 - 36.0)
     assert d.weight.item() == pytest.approx(3.0 - 24.0)
+
+
+def test_unnamed_models_are_named_per_network_not_per_process():
+    def linear():
+        return fe.build(lambda: nn.Linear(2, 2), optimizer_fn="sgd")
+
+    for _ in range(2):  # however many models the process built before, names start again in each Network
+        a, b = linear(), linear()
+        fe.Network([ModelOp(model=a, inputs="x", outputs="y"), ModelOp(model=b, inputs="y", outputs="z")])
+        assert (a.model_name, b.model_name) == ("model", "model1")
+    named, unnamed = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="sgd", model_name="model"), linear()
+    fe.Network([ModelOp(model=unnamed, inputs="x", outputs="y"), ModelOp(model=named, inputs="y", outputs="z")])
+    assert (named.model_name, unnamed.model_name) == ("model", "model1")  # a name the user gave is kept

@@ -31,10 +31,35 @@ class FastestTypeError(FastestError, TypeError):
 
 
 class FastestRuntimeError(FastestError, RuntimeError):
-    """An exception raised inside a user's op or trace, re-raised with where it happened.
+    """Something the run needs is impossible with the data or settings given (e.g. no pair to draw)."""
 
-    The original exception is kept as ``__cause__``.
+
+def add_location(error: BaseException, who: str, context: str) -> None:
+    """Prefix ``error``'s message with where it happened: ``who`` (op or trace and method) and the run context.
+
+    The exception keeps its type, traceback and ``__cause__``, so ``except ValueError`` still catches a
+    ValueError raised inside a user's op; re-raise it with a bare ``raise``. Only the innermost location
+    is added (an op inside a meta op names the inner op). An ``OSError`` with an errno gets it in its
+    ``strerror``; any other message that ignores ``args`` gets it as a note.
+
+    >>> error = ValueError("negative size")
+    >>> add_location(error, "Crop.forward", "mode='train', epoch=2")
+    >>> str(error)
+    "Crop.forward failed (mode='train', epoch=2): negative size"
     """
+    if getattr(error, "fastest_where", None) is not None:
+        return
+    prefix = f"{who} failed ({context}): "
+    error.fastest_where = prefix  # type: ignore[attr-defined]
+    if isinstance(error, OSError) and error.strerror is not None:  # "[Errno 2] <strerror>: 'path'"
+        error.strerror = prefix + error.strerror
+        return
+    original = error.args
+    error.args = (prefix + str(error), *original[1:])
+    if prefix not in str(error):  # its __str__ does not come from args
+        error.args = original
+        if hasattr(error, "add_note"):
+            error.add_note(f"Raised in {who} ({context}).")
 
 
 def closest_match(key: str, candidates: Iterable[str]) -> str | None:

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, missing_key_message
-from fastest.network import Network, TorchUpdater
-from fastest.op.op import keys_after, to_list
-from fastest.pipeline import Pipeline, peek_keys
-from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
+from fastest.errors import FastestTypeError, FastestValueError
+from fastest.network import Network
+from fastest.op.op import to_list
+from fastest.pipeline import Pipeline
+from fastest.preflight import check_keys, smoke_step
+from fastest.schedule import Scheduler, all_values, get_current_items
 from fastest.summary.summary import Summary
 from fastest.trace.essential import EvalEssential, Logger, TrainEssential, monitored_keys
 from fastest.trace.system import System
@@ -37,7 +38,8 @@ class Estimator:
         traces: Traces (or Schedulers of Traces) to run.
         log_steps: Print training logs every this many steps; 0 = only epoch logs; None = no log
             lines (the Summary is still filled).
-        eval_log_steps: Kept for FastEstimator compatibility (eval progress is Lightning's progress bar).
+        eval_log_steps: Accepted for FastEstimator compatibility and ignored (eval progress is
+            Lightning's progress bar).
         monitor_names: Extra keys to log besides the losses.
         accelerator: Passed to ``pytorch_lightning.Trainer`` ("auto", "cpu", "gpu" …).
         devices: Passed to the Trainer ("auto", 1, 2, [0, 1] …).
@@ -115,25 +117,29 @@ class Estimator:
         self.eval_steps_per_epoch = eval_steps_per_epoch
         self.user_traces = user_traces
         self.log_steps = log_steps
-        self.eval_log_steps = tuple(eval_log_steps)
         self.monitor_names = set(to_list(monitor_names))
         self.trainer_args = {"accelerator": accelerator, "devices": devices, "strategy": strategy,
                              "precision": precision, "num_nodes": num_nodes}
         self.gradient_clip = gradient_clip
         self.progress_bar = progress_bar
+        self.system = System(network, [], epochs, train_steps_per_epoch, eval_steps_per_epoch, log_steps)
         self.traces = self._prepare_traces()
-        self.system = System(network, pipeline, self.traces, epochs, train_steps_per_epoch, eval_steps_per_epoch,
-                             log_steps)
-        for value in (v for t in self.traces for v in all_values(t)):
-            value.system = self.system
+        self.system.traces = self.traces
         self._sorted: dict[tuple[str, int, str], list[Trace]] = {}
 
     # ----- traces ----------------------------------------------------------------------------------------------
     def _prepare_traces(self) -> list[Any]:
-        monitor = monitored_keys(self.monitor_names | self.network.get_loss_keys(),
-                                 [value for trace in self.user_traces for value in all_values(trace)])
-        return [TrainEssential(monitor), EvalEssential(monitor), *self.user_traces,
-                Logger(verbose=self.log_steps is not None)]
+        """The user's traces between the essential ones, every one bound to the run's System.
+
+        User traces are bound first: a trace may settle its keys from the run (a default metric)."""
+        user = [value for trace in self.user_traces for value in all_values(trace)]
+        for trace in user:
+            trace.bind(self.system)
+        monitor = monitored_keys(self.monitor_names | self.network.get_loss_keys(), user)
+        essentials = [TrainEssential(monitor), EvalEssential(monitor), Logger(verbose=self.log_steps is not None)]
+        for trace in essentials:
+            trace.bind(self.system)
+        return [essentials[0], essentials[1], *self.user_traces, essentials[2]]
 
     def traces_for(self, mode: str, epoch: int, ds_id: str = "") -> list[Trace]:
         """The traces active in (mode, epoch, ds_id), sorted by their keys (cached).
@@ -150,94 +156,34 @@ class Estimator:
             self._sorted[key] = sort_traces(found)
         return self._sorted[key]
 
-    # ----- preflight -------------------------------------------------------------------------------------------
-    def _signature_epochs(self, mode: str) -> list[int]:
-        items = self.pipeline.get_scheduled_items(mode) + self.network.get_scheduled_items(mode) + self.traces
-        epochs = signature_epochs(items, self.epochs)
-        return [e for e in epochs if self.pipeline.get_ds_ids(e, mode)]
-
-    def _check_keys(self, modes: Iterable[str]) -> dict[str, set[str]]:
-        """Static key check (dataset → pipeline ops → network ops → traces) for every signature epoch,
-        mode and ds_id. Returns the keys each mode's batches must keep."""
-        needed: dict[str, set[str]] = {}
-        seen_anywhere: set[str] = set()
-        for mode in modes:
-            needed[mode] = set(self.monitor_names)
-            for epoch in self._signature_epochs(mode):
-                for ds_id in self.pipeline.get_ds_ids(epoch, mode):
-                    where = f"mode {mode!r}, epoch {epoch}" + (f", ds_id {ds_id!r}" if ds_id else "")
-                    source = self.pipeline.get_source(mode, epoch, ds_id)
-                    keys = set(peek_keys(source))
-                    sample_ops, batch_op, batch_ops = self.pipeline.get_ops(mode, epoch, ds_id)
-                    keys = _walk(sample_ops + batch_ops, keys, "pipeline op", where)
-                    plan = self.network.plan(mode, epoch, ds_id)
-                    produced_by_network: set[str] = set()
-                    for op in plan.ops:
-                        needed[mode] |= {k for k in op.inputs if k not in produced_by_network}
-                        produced_by_network |= set(op.outputs)
-                    keys = _walk(plan.ops, keys, "network op", where)
-                    traces = get_current_items(self.traces, mode, epoch, ds_id)
-                    sort_traces(traces, available=keys, where=where)
-                    for trace in traces:
-                        needed[mode] |= {k for k in trace.inputs if k != "*"}
-                        if not isinstance(trace, (TrainEssential, EvalEssential)):  # they only echo monitored keys
-                            seen_anywhere |= set(trace.outputs)
-                    seen_anywhere |= keys
-        missing = sorted(self.monitor_names - seen_anywhere)
-        if missing:
-            raise FastestKeyError(
-                f"Estimator: monitor_names {missing} are never produced by the pipeline, network or traces in "
-                f"modes {sorted(modes)}. Available keys include: {sorted(seen_anywhere)}."
-            )
-        return needed
-
-    def _smoke_step(self, modes: Iterable[str], output_keys: dict[str, set[str]]) -> None:
-        """One real batch per signature epoch × mode × ds_id through pipeline and network, no update.
-
-        Random generator states and the models' buffers (e.g. batch-norm statistics) are restored.
-        """
-        buffers = [(b, b.detach().clone()) for m in self.network.models for b in m.buffers()]
-        flags = [(mod, mod.training) for m in self.network.models for mod in m.modules()]
-        py_state, np_state = random.getstate(), np.random.get_state()
-        try:
-            with torch.random.fork_rng(devices=[]):
-                for mode in modes:
-                    for epoch in self._signature_epochs(mode):
-                        self.network.set_epoch(epoch)
-                        for ds_id in self.pipeline.get_ds_ids(epoch, mode):
-                            loader = self.pipeline.get_loader(mode, epoch, ds_id, shuffle=False,
-                                                              output_keys=output_keys.get(mode), num_process=0)
-                            batch = next(iter(loader))
-                            state = {"mode": mode, "epoch": epoch, "ds_id": ds_id, "step": 0, "warmup": True,
-                                     "updater": TorchUpdater()}
-                            store = self.network.run_step(batch, state)
-                            where = f"mode {mode!r}, epoch {epoch}" + (f", ds_id {ds_id!r}" if ds_id else "")
-                            sort_traces(get_current_items(self.traces, mode, epoch, ds_id), available=store,
-                                        where=where)
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
-            with torch.no_grad():
-                for buffer, saved in buffers:
-                    buffer.copy_(saved)
-            for module, training in flags:
-                module.training = training
-            for model in self.network.models:
-                for param in model.parameters():
-                    param.grad = None
-
     # ----- running -------------------------------------------------------------------------------------------
-    def _precision(self) -> Any:
+    def _preflight(self, modes: tuple[str, ...], warmup: bool) -> dict[str, set[str]]:
+        """Key check (and with ``warmup`` the smoke step) for ``modes``; returns the keys batches keep."""
+        output_keys = check_keys(self.pipeline, self.network, self.traces, modes, self.epochs, self.monitor_names)
+        if warmup:
+            smoke_step(self.pipeline, self.network, self.traces, modes, self.epochs, output_keys)
+        return output_keys
+
+    def _run_spec(self) -> Any:
+        """What the Lightning runner needs to know of this Estimator."""
+        from fastest.lightning.runner import RunSpec
+
         precision = self.trainer_args["precision"]
-        if precision is None and any(getattr(m, "mixed_precision", False) for m in self.network.models):
+        if precision is None and any(m.fe_build.mixed_precision for m in self.network.models):
             precision = "16-mixed" if torch.cuda.is_available() else "bf16-mixed"
-        return precision
+        return RunSpec(
+            network=self.network, pipeline=self.pipeline, system=self.system, traces_for=self.traces_for,
+            epochs=self.epochs, train_steps_per_epoch=self.train_steps_per_epoch,
+            eval_steps_per_epoch=self.eval_steps_per_epoch, trainer_args={**self.trainer_args, "precision": precision},
+            gradient_clip=self.gradient_clip, progress_bar=self.progress_bar,
+        )
 
     def fit(self, summary: str | None = None, warmup: bool = True) -> Summary | None:
         """Train for ``epochs`` epochs, evaluating after each when there is eval data.
 
-        Before the first step: every key is checked (for every signature epoch × mode × ds_id), and
-        with ``warmup`` one batch per combination runs through pipeline and network without updates.
+        Before the first step (the preflight, ``fastest.preflight``): every key is checked for every
+        signature epoch × mode × ds_id, and with ``warmup`` one batch per combination runs through
+        pipeline and network without updates (the smoke step).
 
         Args:
             summary: Experiment name; when given, the :class:`Summary` of the run is returned.
@@ -249,11 +195,8 @@ class Estimator:
 
         self.system.reset(summary)
         modes = tuple(m for m in ("train", "eval") if m in self.pipeline.get_modes())
-        run = LightningRun(self, modes)  # builds the Trainer first: bad Lightning arguments fail here
-        output_keys = self._check_keys(modes)
-        if warmup:
-            self._smoke_step(modes, output_keys)
-        run.fit(output_keys)
+        run = LightningRun(self._run_spec())  # builds the Trainer first: bad Lightning arguments fail here
+        run.fit(self._preflight(modes, warmup))
         return self.system.summary if summary else None
 
     def to_lightning(self, warmup: bool = True) -> Any:
@@ -271,11 +214,8 @@ class Estimator:
 
         self.system.reset()
         modes = tuple(m for m in ("train", "eval") if m in self.pipeline.get_modes())
-        run = LightningRun(self, modes, own_trainer=False)
-        output_keys = self._check_keys(modes)
-        if warmup:
-            self._smoke_step(modes, output_keys)
-        return run.parts(output_keys)
+        run = LightningRun(self._run_spec(), own_trainer=False)
+        return run.parts(self._preflight(modes, warmup))
 
     def test(self, summary: str | None = None) -> Summary | None:
         """Run one test epoch over the Pipeline's test data with the current weights."""
@@ -284,30 +224,26 @@ class Estimator:
         from fastest.lightning.runner import LightningRun
 
         self.system.reset_for_test(summary)
-        run = LightningRun(self, ("test",))
-        run.test(self._check_keys(("test",)))
+        run = LightningRun(self._run_spec())
+        run.test(self._preflight(("test",), warmup=False))
         return self.system.summary if summary or self.system.summary.name else None
-
-
-def _walk(ops: list[Any], keys: set[str], kind: str, where: str) -> set[str]:
-    """Follow ops in order: each input must exist; outputs are added; deleted keys are removed."""
-    keys = set(keys)
-    for op in ops:
-        for key in op.inputs:
-            if key not in keys:
-                raise FastestKeyError(missing_key_message(f"{type(op).__name__} ({kind})", key, keys, where))
-        keys = keys_after(op, keys)
-    return keys
 
 
 def enable_deterministic(seed: int) -> None:
     """Seed python, numpy and torch, and ask torch for deterministic algorithms.
 
+    The run's seed (``system.seed``, read from ``torch.initial_seed()`` when ``fit`` starts) becomes
+    ``seed``: from there it is passed explicitly to every sampler, batch-drawing dataset and
+    ``RemoveIf`` replacement, so a run's data order is a pure function of (seed, epoch, rank,
+    position). ``PYTHONHASHSEED`` (for processes started later) and ``CUBLAS_WORKSPACE_CONFIG`` (for
+    deterministic cuBLAS) are the only environment variables set.
+
     >>> enable_deterministic(0); a = torch.rand(1); enable_deterministic(0); bool(a == torch.rand(1))
     True
+    >>> torch.initial_seed()
+    0
     """
     os.environ["PYTHONHASHSEED"] = str(seed)
-    os.environ["PL_GLOBAL_SEED"] = str(seed)  # the seed distributed samplers share across processes
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed)

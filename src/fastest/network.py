@@ -3,30 +3,26 @@
 The Network knows nothing about Lightning. Backward passes and optimizer steps go through an
 *updater* object (``backward(loss, model, retain_graph)`` and ``step(model)``): the generated
 LightningModule passes one that uses ``manual_backward`` and Lightning's optimizers, while
-``Network.transform`` and plain loops use :class:`TorchUpdater`.
+``Network.transform`` and plain loops use :class:`~fastest.op.step.TorchUpdater`. Ops see a
+read-only :class:`~fastest.op.step.StepContext`; the updater and the per-op graph settings live on
+the Network's private :class:`~fastest.op.step.StepEngine`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.op import check_op_types, run_op, to_list
-from fastest.op.tensorop.model import UpdateOp
+from fastest.op.step import StepContext, StepEngine, TorchUpdater, Updater
+from fastest.op.tensorop.model import BuildInfo, UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
-from fastest.schedule import (
-    EpochScheduler,
-    RepeatScheduler,
-    Scheduler,
-    all_values,
-    get_current_items,
-    signature_epochs,
-)
+from fastest.schedule import EpochScheduler, RepeatScheduler, Scheduler, all_values, get_current_items
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -37,7 +33,7 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adamax": torch.optim.Adamax,
 }
 
-_build_count = 0
+__all__ = ["Network", "TorchUpdater", "Updater", "build"]
 
 
 def build(
@@ -55,7 +51,8 @@ def build(
         optimizer_fn: "adam", "sgd", "rmsprop", "adadelta", "adagrad", "adamax", a function
             ``params -> Optimizer``, a Scheduler of those, or None for a frozen model. One per model.
         weights_path: A ``state_dict`` file to load into each model.
-        model_name: Name(s) of the model(s); default "model", "model1", …
+        model_name: Name(s) of the model(s). Unnamed models are called "model", "model1", … in the
+            order their Network first uses them.
         mixed_precision: Run this network in 16-bit mixed precision (maps to the Estimator's
             ``precision="16-mixed"`` on GPU, "bf16-mixed" on CPU).
         compile: Compile the model's forward with ``torch.compile`` (True, or a dict of its
@@ -64,13 +61,13 @@ def build(
             change, e.g. under progressive resizing); it rarely helps small models on CPU.
 
     Returns:
-        The model, or a list for several, with ``model.model_name`` and ``model.optimizer`` set.
+        The model, or a list for several, with FastEstimator's ``model.model_name``,
+        ``model.optimizer`` and ``model.current_optimizer`` set.
 
     >>> model = build(lambda: nn.Linear(2, 1), optimizer_fn="sgd", model_name="linear")
     >>> model.model_name, type(model.optimizer).__name__, model.optimizer.param_groups[0]["lr"]
     ('linear', 'SGD', 0.01)
     """
-    global _build_count
     built = model_fn()
     single = isinstance(built, nn.Module)
     models: list[Any] = [built] if single else list(built)  # type: ignore[arg-type]
@@ -91,20 +88,17 @@ def build(
     for model, opt_fn, weight, name in zip(models, optimizers, weights, names):
         if not isinstance(model, nn.Module):
             raise FastestTypeError(f"fe.build: model_fn must return torch nn.Module(s), received {type(model).__name__}.")
-        if name is None:
-            name = "model" if _build_count == 0 else f"model{_build_count}"
-            _build_count += 1
         if weight is not None:
             from fastest.backend import load_model
 
             load_model(model, weight)
         if compile:
             model.compile(**(compile if isinstance(compile, dict) else {}))
-        optimizer = _make_optimizer(opt_fn, model, name)
-        attributes = {"model_name": name, "optimizer": optimizer, "mixed_precision": mixed_precision,
+        optimizer = _make_optimizer(opt_fn, model, name or "model")
+        attributes = {"model_name": name or "model", "optimizer": optimizer,
                       "current_optimizer": None if isinstance(optimizer, Scheduler) else optimizer,
-                      "loss_name": set(), "fe_compiled": True}
-        for key, value in attributes.items():
+                      "fe_build": BuildInfo(mixed_precision=mixed_precision, auto_name=name is None)}
+        for key, value in attributes.items():  # FastEstimator's attributes, plus what fastest itself needs
             setattr(model, key, value)
     return models[0] if single else models
 
@@ -141,28 +135,6 @@ def _make_optimizer(optimizer_fn: Any, model: nn.Module, name: str) -> Any:
     raise FastestTypeError(f"fe.build: optimizer_fn must be a string, a callable or None, received {optimizer_fn!r}.")
 
 
-class Updater(Protocol):
-    """What UpdateOps call to back-propagate and step. The LightningModule provides one."""
-
-    def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None: ...
-
-    def step(self, model: nn.Module) -> None: ...
-
-
-class TorchUpdater:
-    """Plain PyTorch backward and optimizer step, restricted to the model's own parameters."""
-
-    def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
-        params = [p for p in model.parameters() if p.requires_grad]
-        if params:
-            loss.backward(inputs=params, retain_graph=retain_graph)
-
-    def step(self, model: nn.Module) -> None:
-        optimizer: Any = model.current_optimizer
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-
 @dataclass
 class StepPlan:
     """The ops of one (mode, epoch, ds_id), with what the step needs to know, resolved once."""
@@ -171,7 +143,6 @@ class StepPlan:
     retain_graph: list[bool]
     defer_from: int  # ops from this index on are a trailing block of UpdateOps: steps wait until the end
     needs_grad: bool
-    produced: set[str] = field(default_factory=set)
 
 
 class Network:
@@ -203,6 +174,7 @@ class Network:
                 for model in value.get_fe_models():
                     if all(model is not m for m in self.models):
                         self.models.append(model)
+        _name_models(self.models)
         names: dict[str, Any] = {}
         for model in self.models:
             key = model.model_name.lower()
@@ -213,19 +185,21 @@ class Network:
                 )
             names[key] = model
         self._plans: dict[tuple[str, int, str], StepPlan] = {}
+        self._engine = StepEngine()
 
-    def get_loss_keys(self) -> set[str]:
-        """Every loss key an UpdateOp optimizes."""
-        return {key for op in self.ops for value in all_values(op) for key in value.get_fe_loss_keys()}
+    def get_loss_keys(self, model: nn.Module | None = None) -> set[str]:
+        """Every loss key an UpdateOp optimizes (only those that update ``model``, when given)."""
+        keys: set[str] = set()
+        for op in (value for item in self.ops for value in all_values(item)):
+            if model is None or getattr(op, "model", None) is model:
+                keys.update(op.get_fe_loss_keys())
+        return keys
 
     def get_scheduled_items(self, mode: str) -> list[Any]:
         items = list(self.ops)
         if mode == "train":
             items += [m.optimizer for m in self.models]
         return items
-
-    def signature_epochs(self, total_epochs: int, mode: str) -> list[int]:
-        return signature_epochs(self.get_scheduled_items(mode), total_epochs)
 
     def plan(self, mode: str, epoch: int = 1, ds_id: str = "") -> StepPlan:
         """The ops for (mode, epoch, ds_id) and the step settings, cached."""
@@ -241,10 +215,7 @@ class Network:
                 defer_from -= 1
             if len(ops) - defer_from < 2:
                 defer_from = len(ops)  # a single trailing update has nothing to wait for
-            produced: set[str] = set()
-            for op in ops:
-                produced |= set(op.outputs)
-            plan = StepPlan(ops, retain, defer_from, bool(grad_ops), produced)
+            plan = StepPlan(ops, retain, defer_from, bool(grad_ops))
             self._plans[key] = plan
         return plan
 
@@ -254,24 +225,37 @@ class Network:
             if isinstance(model.optimizer, Scheduler):
                 model.current_optimizer = model.optimizer.get_current_value(epoch)
 
-    def run_step(self, batch: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-        """Run the ops of ``state['mode']``/``epoch``/``ds_id`` on ``batch``; returns batch + predictions.
+    def run_step(self, batch: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "", step: int | None = None,
+                 warmup: bool = False, updater: Updater | None = None, enable_grad: bool = False) -> dict[str, Any]:
+        """Run the ops of (``mode``, ``epoch``, ``ds_id``) on ``batch``; returns batch + predictions.
 
-        ``state`` must hold ``mode``, ``epoch``, ``ds_id``, ``warmup`` and ``updater``. The step runs
-        without autograd unless an op needs gradients or ``state["enable_grad"]`` is True.
+        Args:
+            batch: The batch dict (tensors on the models' device).
+            mode: "train", "eval", "test" or "infer".
+            epoch: 1-based epoch (selects scheduled ops).
+            ds_id: Dataset id.
+            step: The global training step, for ops and error messages.
+            warmup: The preflight's smoke step: UpdateOps update nothing.
+            updater: Does backward and optimizer steps (default: plain PyTorch).
+            enable_grad: Record the autograd graph even when no op computes gradients (a user's
+                module that back-propagates the returned loss itself).
         """
-        plan = self.plan(state["mode"], state["epoch"], state["ds_id"])
+        plan = self.plan(mode, epoch, ds_id)
+        engine = self._engine
+        engine.updater = updater if updater is not None else _TORCH
+        state = StepContext(mode, epoch, ds_id, step, warmup, plan.needs_grad, engine)
         store = dict(batch)
-        state["deferred"] = []
         # Lightning validates under no_grad: ops that need gradients (FGSM, saliency) switch them back on
-        context = torch.enable_grad() if plan.needs_grad or state.get("enable_grad") else torch.no_grad()
-        with context:
-            for i, op in enumerate(plan.ops):
-                state["retain_graph"] = plan.retain_graph[i]
-                state["defer_updates"] = i >= plan.defer_from
-                run_op(op, store, state)
-        for model in state["deferred"]:
-            state["updater"].step(model)
+        context = torch.enable_grad() if plan.needs_grad or enable_grad else torch.no_grad()
+        try:
+            with context:
+                for i, op in enumerate(plan.ops):
+                    engine.retain_graph = plan.retain_graph[i]
+                    engine.defer_updates = i >= plan.defer_from
+                    run_op(op, store, state)
+            state.run_deferred()
+        finally:
+            engine.updater = _TORCH  # holds no reference to a LightningModule between steps
         return store
 
     def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
@@ -288,8 +272,24 @@ class Network:
             value = to_tensor(value)
             batch[key] = value.to(device) if isinstance(value, torch.Tensor) else value
         self.set_epoch(epoch)
-        state = {"mode": mode, "epoch": epoch, "ds_id": ds_id, "warmup": False, "updater": TorchUpdater()}
-        store = self.run_step(batch, state)
+        store = self.run_step(batch, mode, epoch, ds_id)
         out = {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for k, v in store.items()}
         pops = get_current_items(self.pops, mode, epoch, ds_id)
-        return run_ops(pops, out, {"mode": mode, "epoch": epoch, "ds_id": ds_id}, method="forward_batch")
+        return run_ops(pops, out, StepContext(mode, epoch, ds_id), method="forward_batch")
+
+
+_TORCH = TorchUpdater()
+
+
+def _name_models(models: list[Any]) -> None:
+    """Name the models ``fe.build`` left unnamed: "model", "model1", … in the order of ``models``,
+    skipping names the user gave."""
+    taken = {m.model_name.lower() for m in models if not m.fe_build.auto_name}
+    count = 0
+    for model in models:
+        if model.fe_build.auto_name:
+            while (name := "model" if count == 0 else f"model{count}") in taken:
+                count += 1
+            model.model_name = name
+            taken.add(name)
+            count += 1

@@ -14,13 +14,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset
 
-from fastest.dataset.sampler import UnpaddedShardSampler
+from fastest.dataset.sampler import EpochSampler, unwrap
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
-from fastest.op.op import MODES, check_op_types, gather_inputs, keys_after, run_op, to_list
-from fastest.schedule import Scheduler, all_values, get_current_items, signature_epochs
+from fastest.op.op import MODES, check_op_types, gather_inputs, run_op, to_list
+from fastest.op.step import StepContext
+from fastest.preflight import peek_keys, walk_keys
+from fastest.schedule import Scheduler, all_values, get_current_items
 
 DataSource = Dataset | DataLoader | Scheduler
 DS_ID_KEY = "__ds_id__"  # tags batches of multi-dataset training; the trace bridge removes it
@@ -36,40 +38,62 @@ class Filtered:
 
 
 class OpDataset(Dataset):
-    """A dataset whose samples went through the per-sample ops (and lost the unneeded keys)."""
+    """A dataset whose samples went through the per-sample ops (and lost the unneeded keys).
 
-    def __init__(self, dataset: Dataset, ops: list[NumpyOp], state: dict[str, Any],
+    Items are the ``(epoch, index)`` pairs of an :class:`~fastest.dataset.sampler.EpochSampler`: the
+    ops see that epoch in their state, a dataset that draws whole batches draws them from
+    ``(seed, epoch, index)``, and a sample a ``RemoveIf`` drops with ``replacement=True`` is replaced
+    by samples drawn from ``(seed, epoch, index)``. No draw depends on a process's global generator.
+    """
+
+    def __init__(self, dataset: Dataset, ops: list[NumpyOp], mode: str, ds_id: str, seed: int,
                  keep_keys: frozenset[str] | None) -> None:
         self.dataset = dataset
         self.ops = ops
-        self.state = state
+        self.mode = mode
+        self.ds_id = ds_id
+        self.seed = seed
         self.keep_keys = keep_keys
+        self._states: dict[int, StepContext] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> Any:
-        sample = self.dataset[index]
-        if isinstance(sample, list) and is_batched(self.dataset):  # a dataset that draws whole batches
-            return [run_ops(self.ops, dict(s), self.state, self.keep_keys) for s in sample]
+    def _state(self, epoch: int) -> StepContext:
+        state = self._states.get(epoch)
+        if state is None:
+            state = self._states[epoch] = StepContext(self.mode, epoch, self.ds_id)
+        return state
+
+    def __getitem__(self, item: tuple[int, int] | int) -> Any:
+        epoch, index = unwrap(item)
+        state = self._state(epoch)
+        if is_batched(self.dataset):  # a dataset that draws whole batches
+            draw = getattr(self.dataset, "draw", None)
+            batch = draw(index, self.seed, epoch) if draw is not None else self.dataset[index % len(self)]
+            return [run_ops(self.ops, dict(s), state, self.keep_keys) for s in batch]
+        size = len(self)
+        sample = self.dataset[index % size]
         if not isinstance(sample, Mapping):
             raise FastestTypeError(
-                f"{type(self.dataset).__name__}[{index}] returned {type(sample).__name__}; Pipeline datasets must "
-                "yield dict samples such as {'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
+                f"{type(self.dataset).__name__}[{index % size}] returned {type(sample).__name__}; Pipeline datasets "
+                "must yield dict samples such as {'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
             )
-        result = run_ops(self.ops, dict(sample), self.state, self.keep_keys)
+        result = run_ops(self.ops, dict(sample), state, self.keep_keys)
+        if not isinstance(result, Filtered) or not result.replacement:
+            return result
+        rng = np.random.default_rng([self.seed, epoch, index])
         for _ in range(1000):
+            result = run_ops(self.ops, dict(self.dataset[int(rng.integers(size))]), state, self.keep_keys)
             if not isinstance(result, Filtered) or not result.replacement:
                 return result
-            index = int(np.random.randint(len(self)))
-            result = run_ops(self.ops, dict(self.dataset[index]), self.state, self.keep_keys)
         raise FastestValueError(
-            f"RemoveIf dropped 1000 samples in a row in mode {self.state['mode']!r}; the filter removes (nearly) "
+            f"RemoveIf dropped 1000 samples in a row in mode {self.mode!r}; the filter removes (nearly) "
             "everything. Loosen the RemoveIf condition."
         )
 
 
-def run_ops(ops: list[Any], data: dict[str, Any], state: dict[str, Any],
+def run_ops(ops: list[Any], data: dict[str, Any], state: Mapping[str, Any],
             keep_keys: frozenset[str] | None = None, method: str = "forward") -> Any:
     """Run NumpyOps in order on one sample (or one batch with ``method='forward_batch'``).
 
@@ -89,7 +113,7 @@ def run_ops(ops: list[Any], data: dict[str, Any], state: dict[str, Any],
 class Collator:
     """Turns a list of samples into a batch dict of tensors: stack (or the Batch op's rule), then batch ops."""
 
-    def __init__(self, batch_op: Batch, batch_ops: list[NumpyOp], state: dict[str, Any], tag: bool = False) -> None:
+    def __init__(self, batch_op: Batch, batch_ops: list[NumpyOp], state: Mapping[str, Any], tag: bool = False) -> None:
         self.batch_op = batch_op
         self.batch_ops = batch_ops
         self.state = state
@@ -215,13 +239,6 @@ class Pipeline:
         """Everything that may change by epoch (used to find the signature epochs)."""
         return [*self.ops, self.batch_size, *self.data.get(mode, {}).values()]
 
-    def signature_epochs(self, total_epochs: int, mode: str) -> list[int]:
-        return signature_epochs(self.get_scheduled_items(mode), total_epochs)
-
-    def is_scheduled(self, mode: str) -> bool:
-        """True if anything that feeds ``mode``'s loaders may change from epoch to epoch."""
-        return any(isinstance(item, Scheduler) for item in self.get_scheduled_items(mode))
-
     def loader_signature(self, mode: str, epoch: int, ds_id: str) -> tuple[Any, ...]:
         """Identity of what the loader of (mode, epoch, ds_id) is built from: equal → the loader can be reused."""
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
@@ -262,7 +279,7 @@ class Pipeline:
     def get_loader(self, mode: str, epoch: int = 1, ds_id: str = "", shuffle: bool | None = None,
                    output_keys: Iterable[str] | None = None, steps_per_epoch: int | None = None,
                    num_process: int | None = None, tag_ds_id: bool = False, num_replicas: int = 1,
-                   rank: int = 0) -> DataLoader:
+                   rank: int = 0, seed: int | None = None) -> DataLoader:
         """A DataLoader of batch dicts for (mode, epoch, ds_id).
 
         Args:
@@ -276,35 +293,31 @@ class Pipeline:
             num_process: Override the Pipeline's worker count.
             tag_ds_id: Add the dataset id to every batch (for multi-dataset training).
             num_replicas: Processes sharing the data (DDP); each gets its own shard.
-            rank: This process's shard. Training shards are shuffled with the same seed on every
-                process (``PL_GLOBAL_SEED``, set by ``fe.enable_deterministic``); eval and test shards
-                split the samples without padding, so every sample is evaluated exactly once.
+            rank: This process's shard. Training shards are cut from one shuffled order (the same
+                seed on every process); eval and test shards split the samples without padding, so
+                every sample is evaluated exactly once.
+            seed: The run's seed: the sampling order is a pure function of (seed, epoch, rank,
+                position). Default ``torch.initial_seed()``, which ``fe.enable_deterministic`` sets.
         """
         source = self.get_source(mode, epoch, ds_id)
         if isinstance(source, DataLoader):
             return source
-        state = {"mode": mode, "epoch": epoch, "ds_id": ds_id}
+        seed = torch.initial_seed() if seed is None else seed
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
-        keep = self._keep_keys(output_keys, mode, epoch, ds_id)
-        dataset = OpDataset(source, sample_ops, state, keep)
+        dataset = OpDataset(source, sample_ops, mode, ds_id, seed, self._keep_keys(output_keys, mode, epoch, ds_id))
         shuffle = mode == "train" if shuffle is None else shuffle
-        size = None if is_batched(source) else batch_op.batch_size
         batched = is_batched(source)  # it shuffles its own samples; its batch indices stay in order (patterns)
-        if num_replicas > 1:
-            seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
-            sampler: Any = (DistributedSampler(dataset, num_replicas, rank, shuffle=not batched, seed=seed) if shuffle
-                            else UnpaddedShardSampler(dataset, num_replicas, rank))
-        elif batched:
-            sampler = [i % len(dataset) for i in range(max(steps_per_epoch or 0, len(dataset)))]
-        elif shuffle:
-            wanted = steps_per_epoch * (size or 1) if steps_per_epoch else None
-            sampler = RandomSampler(dataset, num_samples=max(wanted, len(dataset)) if wanted else None)
-        else:
-            sampler = SequentialSampler(dataset)
+        size = None if batched else batch_op.batch_size
+        wanted = None
+        if steps_per_epoch and (shuffle or batched):
+            wanted = steps_per_epoch * (1 if batched else size or 1) * num_replicas
+        sampler = EpochSampler(len(dataset), seed, epoch, shuffle=shuffle and not batched, num_samples=wanted,
+                               num_replicas=num_replicas, rank=rank, pad=shuffle)
         workers = self.num_process if num_process is None else num_process
         return DataLoader(dataset, batch_size=size, sampler=sampler, drop_last=batch_op.drop_last if size else False,
-                          num_workers=workers, collate_fn=Collator(batch_op, batch_ops, state, tag_ds_id),
-                          persistent_workers=workers > 0)
+                          num_workers=workers, persistent_workers=workers > 0,
+                          collate_fn=Collator(batch_op, batch_ops, StepContext(mode, epoch, ds_id), tag_ds_id),
+                          generator=torch.Generator().manual_seed(seed))  # worker seeds come from the run's seed
 
     def _keep_keys(self, output_keys: Iterable[str] | None, mode: str, epoch: int, ds_id: str) -> frozenset[str] | None:
         if output_keys is None:
@@ -321,11 +334,8 @@ class Pipeline:
 
     def produced_keys(self, mode: str, epoch: int = 1, ds_id: str = "") -> set[str]:
         """The keys of a batch before pruning: the dataset's keys plus the ops' outputs, minus deleted keys."""
-        source = self.get_source(mode, epoch, ds_id)
-        keys = set(peek_keys(source))
-        for op in get_current_items(self.ops, mode, epoch, ds_id):
-            keys = keys_after(op, keys)
-        return keys
+        return walk_keys(get_current_items(self.ops, mode, epoch, ds_id),
+                         peek_keys(self.get_source(mode, epoch, ds_id)), check=False)
 
     # ----- user helpers --------------------------------------------------------------------------------------
     def get_results(self, mode: str = "train", epoch: int = 1, ds_id: str = "", num_steps: int = 1,
@@ -362,7 +372,7 @@ class Pipeline:
         """
         if mode not in MODES:
             raise FastestValueError(f"Pipeline.transform: mode must be one of {list(MODES)}, received {mode!r}.")
-        state = {"mode": mode, "epoch": epoch, "ds_id": ds_id}
+        state = StepContext(mode, epoch, ds_id)
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
         sample = run_ops(sample_ops, dict(data), state)
         if isinstance(sample, Filtered):
@@ -373,16 +383,3 @@ class Pipeline:
 
 def _resolve(item: Any, epoch: int) -> Any:
     return item.get_current_value(epoch) if isinstance(item, Scheduler) else item
-
-
-def peek_keys(source: Dataset | DataLoader) -> list[str]:
-    """The keys of the first sample (or first batch of a DataLoader)."""
-    first = next(iter(source)) if isinstance(source, DataLoader) else source[0]
-    if isinstance(first, list) and is_batched(source):
-        first = first[0]
-    if not isinstance(first, Mapping):
-        raise FastestTypeError(
-            f"{type(source).__name__} yields {type(first).__name__}; Pipeline data must be dicts such as "
-            "{'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
-        )
-    return list(first)

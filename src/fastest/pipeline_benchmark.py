@@ -35,9 +35,10 @@ def benchmark(pipeline: Pipeline, mode: str, epoch: int, ds_id: str, num_steps: 
 
 
 def _op_table(pipeline: Pipeline, mode: str, epoch: int, ds_id: str, batches: int) -> dict[str, float]:
+    from fastest.op.step import StepContext
     from fastest.pipeline import Filtered
 
-    state = {"mode": mode, "epoch": epoch, "ds_id": ds_id}
+    state = StepContext(mode, epoch, ds_id)
     source = pipeline.get_source(mode, epoch, ds_id)
     sample_ops, batch_op, batch_ops = pipeline.get_ops(mode, epoch, ds_id)
     size = batch_op.batch_size or 1

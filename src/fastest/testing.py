@@ -3,14 +3,16 @@
 - :func:`run_trace` runs one trace through one epoch of batches and returns what it logged at
   the end of the epoch.
 - :func:`run_epochs` runs traces through several :class:`Epoch` s (train, eval, test, one or
-  several dataset ids) in FastEstimator's event order and returns each epoch's end-of-epoch logs.
+  several dataset ids) and returns each epoch's end-of-epoch logs. It drives the same
+  :class:`~fastest.trace.loop.EventLoop` as the Estimator's Lightning bridge, so the events, their
+  order and the counters are those of a real run.
   ``Epoch.logs`` scripts the values the Estimator's own traces would have logged at the end of
   the epoch (e.g. the eval loss), so a trace that watches a metric can be driven epoch by epoch.
 - :func:`make_system` builds the :class:`~fastest.trace.system.System` traces see, with any
   counter set (``epoch_idx``, ``global_step``, ``log_steps`` …) and the loss keys the network
   would report.
-- :func:`tiny_classifier` is a model from ``fe.build`` (name, optimizer, loss bookkeeping), for
-  traces that set learning rates or save weights.
+- :func:`tiny_classifier` is a model from ``fe.build`` (name and optimizer), for traces that set
+  learning rates or save weights.
 
 Every value logged during the run (batch and epoch logs) is also recorded in
 ``system.summary.history[mode][key][step]``, as in a real run.
@@ -43,8 +45,9 @@ from torch import nn
 
 from fastest.errors import FastestValueError
 from fastest.trace.essential import Logger
+from fastest.trace.loop import EventLoop
 from fastest.trace.system import System
-from fastest.trace.trace import Data, Trace, run_event, sort_traces
+from fastest.trace.trace import Data, Trace, sort_traces
 
 Batches = Sequence[Mapping[str, Any]]
 
@@ -78,7 +81,7 @@ class _NullNetwork:
     def set_epoch(self, epoch: int) -> None:
         pass
 
-    def get_loss_keys(self) -> set[str]:
+    def get_loss_keys(self, model: Any = None) -> set[str]:
         return set(self.loss_keys)
 
 
@@ -99,7 +102,7 @@ def make_system(network: Any = None, traces: Iterable[Trace] = (), loss_keys: It
     >>> system.network.get_loss_keys(), system.log_steps, system.global_step, system.stop_training
     ({'ce'}, 10, 5, False)
     """
-    system = System(network if network is not None else _NullNetwork(loss_keys), None,  # type: ignore[arg-type]
+    system = System(network if network is not None else _NullNetwork(loss_keys),  # type: ignore[arg-type]
                     list(traces), total_epochs, log_steps=log_steps)
     for name, value in counters.items():
         if not hasattr(system, name) or callable(getattr(system, name)):
@@ -111,14 +114,15 @@ def make_system(network: Any = None, traces: Iterable[Trace] = (), loss_keys: It
 
 def run_epochs(traces: Trace | Iterable[Trace], epochs: Iterable[Epoch | Batches],
                system: System | None = None) -> list[dict[str, Any]]:
-    """Run traces through scripted epochs, in the order the Estimator calls their events.
+    """Run traces through scripted epochs, with the events and counters of a real run.
 
-    ``on_begin`` → for each epoch: ``on_epoch_begin`` → (``on_batch_begin``, ``on_batch_end``) per
-    batch → ``on_epoch_end`` → finally ``on_end``. Traces are sorted by their keys and only hear
-    the modes and dataset ids they run in. ``epoch_idx`` grows at each train epoch and at each
-    eval/test epoch that does not follow a train epoch; ``global_step`` and ``batch_idx`` grow per
-    batch as in a real run. When a trace sets ``system.stop_training``, the current epoch ends
-    after that batch (its ``on_epoch_end`` still runs) and no further epoch runs.
+    Train and eval epochs form a ``fit``: ``on_begin`` → for each epoch ``on_epoch_begin`` →
+    (``on_batch_begin``, ``on_batch_end``) per batch → ``on_epoch_end`` → ``on_end``. Test epochs
+    form a ``test`` after it, with its own ``on_begin`` and ``on_end``. Traces are sorted by their keys
+    and only hear the modes and dataset ids they run in. ``epoch_idx`` grows at each train epoch
+    (and, for scripting, at each eval epoch that does not follow a train epoch); test epochs keep it.
+    As in a real run, a stop set during a train batch abandons that epoch (no ``on_epoch_end``, no
+    eval) and a stop set at an epoch end ends the fit after that epoch; test epochs still run.
 
     Args:
         traces: One trace or several.
@@ -126,7 +130,7 @@ def run_epochs(traces: Trace | Iterable[Trace], epochs: Iterable[Epoch | Batches
         system: The System to use (default: :func:`make_system` with these traces).
 
     Returns:
-        For each epoch that ran, the values logged at its ``on_epoch_end``.
+        For each epoch that ran, the values logged at its ``on_epoch_end`` ({} for an abandoned one).
     """
     traces = [traces] if isinstance(traces, Trace) else list(traces)
     if system is None:
@@ -134,49 +138,69 @@ def run_epochs(traces: Trace | Iterable[Trace], epochs: Iterable[Epoch | Batches
     elif not system.traces:
         system.traces = list(traces)
     recorder = Logger(verbose=False)
+    for trace in [*traces, recorder]:
+        trace.bind(system)
     ordered = sort_traces([*traces, recorder])
-    for trace in ordered:
-        trace.system = system
-    run_event(ordered, "on_begin", Data(), system)
+    scripted = [epoch if isinstance(epoch, Epoch) else Epoch(epoch) for epoch in epochs]
+    current: dict[str, Any] = {"mode": None, "ds_ids": []}  # the epoch running now, and its dataset ids
+
+    def ds_ids(mode: str, epoch: int) -> list[str]:
+        return current["ds_ids"] if current["mode"] == mode else _ds_ids(scripted, mode)
+
+    loop = EventLoop(system, lambda mode, epoch, ds_id: [t for t in ordered if t.runs_in(mode, ds_id)], ds_ids)
     results: list[dict[str, Any]] = []
-    previous = None
-    for epoch in epochs:
-        epoch = epoch if isinstance(epoch, Epoch) else Epoch(epoch)
-        if epoch.mode == "train" or previous != "train":
-            system.epoch_idx += 1
-        previous = epoch.mode
-        results.append(_run_epoch(ordered, epoch, system))
-        if system.stop_training:
-            break
-    run_event(ordered, "on_end", Data(), system)
+    fit = [e for e in scripted if e.mode != "test"]
+    if fit:
+        loop.begin(("train", "eval"))
+        previous = None
+        for epoch in fit:
+            if epoch.mode == "eval" and previous != "train":
+                system.epoch_idx += 1  # a scripted eval epoch on its own stands for a new epoch
+            previous = epoch.mode
+            results.append(_run_epoch(loop, epoch, current))
+            if system.stop_training:
+                break
+        loop.end(("train", "eval"))
+    tests = [e for e in scripted if e.mode == "test"]
+    if tests:
+        system.reset_for_test()
+        loop.begin(("test",))
+        for epoch in tests:
+            results.append(_run_epoch(loop, epoch, current))
+        loop.end(("test",))
     return results
 
 
-def _run_epoch(ordered: list[Trace], epoch: Epoch, system: System) -> dict[str, Any]:
-    mode = epoch.mode
-    groups = list(epoch.batches.items()) if isinstance(epoch.batches, Mapping) else [(epoch.ds_id, epoch.batches)]
-    ds_ids = [ds for ds, _ in groups] or [epoch.ds_id]
-    system.mode, system.ds_id, system.batch_idx = mode, ds_ids[0], 0
-    active = [t for t in ordered if any(t.runs_in(mode, ds) for ds in ds_ids)]
-    run_event(active, "on_epoch_begin", Data(), system)
-    for ds_id, batches in groups:
-        system.ds_id = ds_id
-        per_batch = [t for t in ordered if t.runs_in(mode, ds_id)]
-        for batch in batches:
-            system.batch_idx += 1
-            if mode == "train":
-                system.global_step += 1
-            run_event(per_batch, "on_batch_begin", Data(dict(batch)), system)
-            run_event(per_batch, "on_batch_end", Data(dict(batch)), system)
-            if system.stop_training:
-                break
-        if system.stop_training:
-            break
-    end = Data()
-    for key, value in epoch.logs.items():
-        end.write_with_log(key, value)
-    run_event(active, "on_epoch_end", end, system)
-    return end.read_logs()
+def _ds_ids(epochs: list[Epoch], mode: str) -> list[str]:
+    found: list[str] = []
+    for epoch in epochs:
+        if epoch.mode == mode:
+            found += [ds for ds in _groups(epoch) if ds not in found]
+    return found or [""]
+
+
+def _groups(epoch: Epoch) -> dict[str, Batches]:
+    return dict(epoch.batches) if isinstance(epoch.batches, Mapping) else {epoch.ds_id: epoch.batches}
+
+
+def _run_epoch(loop: EventLoop, epoch: Epoch, current: dict[str, Any]) -> dict[str, Any]:
+    mode, groups = epoch.mode, _groups(epoch)
+    current.update(mode=mode, ds_ids=list(groups) or [epoch.ds_id])
+    loop.clear_cache()
+    try:
+        loop.epoch_begin(mode)
+        for ds_id, batches in groups.items():
+            for batch in batches:
+                loop.batch_begin(mode, dict(batch), ds_id)
+                loop.batch_end(mode, dict(batch))
+                if mode == "train" and loop.system.stop_training:
+                    return loop.epoch_end(mode)  # abandoned: no epoch end
+        end = Data()
+        for key, value in epoch.logs.items():
+            end.write_with_log(key, value)
+        return loop.epoch_end(mode, end)
+    finally:
+        current.update(mode=None, ds_ids=[])
 
 
 def run_trace(trace: Trace, batches: Batches, mode: str = "eval", epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
@@ -187,7 +211,7 @@ def run_trace(trace: Trace, batches: Batches, mode: str = "eval", epoch: int = 1
     logged at ``on_epoch_end``.
     """
     system = getattr(trace, "system", None) or make_system(traces=[trace], total_epochs=epoch)
-    system.epoch_idx = epoch - 1
+    system.epoch_idx = epoch if mode == "test" else epoch - 1
     return run_epochs(trace, [Epoch(batches, mode=mode, ds_id=ds_id)], system)[0]
 
 

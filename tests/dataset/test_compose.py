@@ -30,16 +30,18 @@ def test_class_balanced_batches_have_exact_counts_through_the_pipeline(num_proce
         assert sorted(xs[xs < 100].tolist()) == list(range(10))
 
 
-def test_batches_are_shuffled_within():
+def test_batches_are_shuffled_within_as_a_pure_function_of_seed_and_epoch():
     ds = balanced()
-    orders = {tuple(int(s["y"]) for s in ds[0]) for _ in range(20)}
+    orders = {tuple(int(s["y"]) for s in ds.draw(0, seed, 1)) for seed in range(20)}
     assert len(orders) > 1
+    assert [int(s["x"]) for s in ds.draw(3, 7, 2)] == [int(s["x"]) for s in ds.draw(3, 7, 2)]
+    assert [int(s["x"]) for s in ds[0]] == [int(s["x"]) for s in ds.draw(0, 0, 1)]
 
 
 def test_probabilistic_mixing_frequencies():
     ds = BatchDataset([one_class(0, 70, 0), one_class(1, 30, 100)], num_samples=8, probability=[0.7, 0.3])
     assert len(ds) == 13 and ds.fe_batch == 8  # max(ceil(70 / 5.6), ceil(30 / 2.4))
-    from_first = np.array([sum(int(s["y"]) == 0 for s in ds[i % len(ds)]) for i in range(500)])
+    from_first = np.array([sum(int(s["y"]) == 0 for s in ds.draw(i, seed=0, epoch=1)) for i in range(500)])
     # 4000 independent draws: sd of the share is sqrt(.7 * .3 / 4000) = 0.0072, so 0.03 is > 4 sd
     assert abs(from_first.mean() / 8 - 0.7) < 0.03
     # per batch the count is Binomial(8, 0.7) (variance 1.68), not a fixed 6/2 split

@@ -2,9 +2,10 @@ import pickle
 
 import pytest
 
-from fastest.errors import FastestRuntimeError, FastestValueError
+from fastest.errors import FastestValueError
 from fastest.op.numpyop import Delete, LambdaOp, NumpyOp
 from fastest.op.op import DsIdFilter, parse_modes, run_op
+from fastest.op.step import StepContext
 from fastest.pipeline import run_ops
 
 
@@ -96,9 +97,17 @@ def test_errors_in_user_ops_say_where_with_the_original_as_cause():
         def forward(self, data, state):
             return data / 0
 
-    with pytest.raises(FastestRuntimeError, match=r"Broken.forward failed \(mode='train', epoch=3\): ZeroDivisionError") as info:
+    cause = KeyError("inner")
+
+    class Chained(NumpyOp):
+        def forward(self, data, state):
+            raise ValueError("bad value") from cause
+
+    with pytest.raises(ZeroDivisionError, match=r"^Broken.forward failed \(mode='train', epoch=3\): division by zero$"):
         run_op(Broken(inputs="a", outputs="a"), {"a": 1}, {"mode": "train", "epoch": 3})
-    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    with pytest.raises(ValueError, match=r"^Chained.forward failed \(mode='eval', epoch=1, ds_id=''\): bad value$") as info:
+        run_op(Chained(inputs="a", outputs="a"), {"a": 1}, StepContext("eval"))
+    assert info.value.__cause__ is cause
 
 
 def test_ops_pickle():

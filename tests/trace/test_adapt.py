@@ -126,10 +126,11 @@ def test_reduce_lr_on_plateau_max_mode_and_patience_zero():
 
 def test_reduce_lr_on_plateau_defaults_to_the_model_loss():
     model = sgd_model()
-    with pytest.raises(FastestValueError, match=r"ReduceLROnPlateau: cannot infer the metric of model 'net': it has 0"):
-        ReduceLROnPlateau(model)
-    UpdateOp(model=model, loss_name="ce")
+    with pytest.raises(FastestValueError, match=r"ReduceLROnPlateau: cannot infer the metric of model 'net': the "
+                                                r"Network updates it with 0"):
+        ReduceLROnPlateau(model).bind(make_system(network=fe.Network([ModelOp(model=model, inputs="x", outputs="y")])))
     trace = ReduceLROnPlateau(model)
+    trace.bind(make_system(network=fe.Network([UpdateOp(model=model, loss_name="ce")])))
     assert trace.inputs == ["ce"] and trace.fe_monitor_names == {"ce"} and trace.outputs == ["net_lr"]
     assert trace.mode == {"eval"}
     with pytest.raises(FastestValueError, match="factor must be between 0 and 1"):
@@ -140,11 +141,11 @@ def test_reduce_lr_on_plateau_defaults_to_the_model_loss():
 
 def test_model_loss_key_and_log_step_rule():
     model = sgd_model()
-    UpdateOp(model=model, loss_name="ce")
-    assert model_loss_key(model, "X") == "ce"
-    UpdateOp(model=model, loss_name="mse")
+    network = fe.Network([UpdateOp(model=model, loss_name="ce")])
+    assert model_loss_key(network, model, "X") == "ce"
+    network = fe.Network([UpdateOp(model=model, loss_name="ce"), UpdateOp(model=model, loss_name="mse")])
     with pytest.raises(FastestValueError, match=r"X: .* 2 loss keys \['ce', 'mse'\]"):
-        model_loss_key(model, "X")
+        model_loss_key(network, model, "X")
     steps = [s for s in range(1, 12) if is_log_step(make_system(log_steps=5, global_step=s))]
     assert steps == [1, 5, 10]
     assert not is_log_step(make_system(log_steps=None, global_step=1))

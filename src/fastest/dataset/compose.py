@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from fastest.dataset.dataset import DatasetSummary, FEDataset
@@ -17,47 +15,42 @@ from fastest.errors import FastestTypeError, FastestValueError
 
 
 class IndexStreams:
-    """Endless streams of shuffled indices, one per dataset, private to the process that reads them.
+    """Endless streams of shuffled indices, one per dataset, read by position.
 
-    ``take(i, n)`` returns the next ``n`` indices of dataset ``i``: a permutation of ``range(len)``, then a
-    new permutation when it is used up, so each pass sees every sample once. Each process (DataLoader
-    worker, DDP rank) makes its own streams with ``rng``, a generator seeded from numpy's global generator
-    (which DataLoader seeds per worker) and the distributed rank, so workers and ranks do not repeat each
-    other's batches while a seeded run stays reproducible.
+    In an epoch, stream ``i`` is permutations of ``range(len(dataset i))`` back to back, each drawn from
+    ``(seed, epoch, i, pass)``; ``take(seed, epoch, i, start, n)`` reads ``n`` indices from position
+    ``start``. A draw is a pure function of its arguments: DataLoader workers and DDP ranks that read
+    different positions never repeat each other's samples, and a seeded run is reproducible.
+
+    >>> streams = IndexStreams([3])
+    >>> first, second = streams.take(0, 1, 0, 0, 3), streams.take(0, 1, 0, 3, 3)
+    >>> sorted(first), sorted(second), streams.take(0, 1, 0, 2, 2) == first[2:] + second[:1]
+    ([0, 1, 2], [0, 1, 2], True)
     """
 
     def __init__(self, sizes: Sequence[int]) -> None:
         self.sizes = list(sizes)
-        self._pid: int | None = None
-        self._rng = np.random.default_rng(0)
-        self._orders: list[np.ndarray] = []
-        self._cursors: list[int] = []
+        self._orders: dict[tuple[int, int, int, int], np.ndarray] = {}
 
-    @property
-    def rng(self) -> np.random.Generator:
-        if self._pid != os.getpid():  # first use in this process
-            self._pid = os.getpid()
-            self._rng = np.random.default_rng([int(np.random.randint(2**31)), _rank()])
-            self._orders = [self._rng.permutation(size) for size in self.sizes]
-            self._cursors = [0] * len(self.sizes)
-        return self._rng
+    def _order(self, seed: int, epoch: int, i: int, n_pass: int) -> np.ndarray:
+        key = (seed, epoch, i, n_pass)
+        order = self._orders.get(key)
+        if order is None:
+            if len(self._orders) >= 4 * len(self.sizes):
+                self._orders.clear()
+            order = self._orders[key] = np.random.default_rng([seed, epoch, i, n_pass]).permutation(self.sizes[i])
+        return order
 
-    def take(self, i: int, count: int) -> list[int]:
-        rng = self.rng
+    def take(self, seed: int, epoch: int, i: int, start: int, count: int) -> list[int]:
+        size = self.sizes[i]
         taken: list[int] = []
+        position = start
         while len(taken) < count:
-            if self._cursors[i] == self.sizes[i]:
-                self._orders[i], self._cursors[i] = rng.permutation(self.sizes[i]), 0
-            stop = min(self.sizes[i], self._cursors[i] + count - len(taken))
-            taken += self._orders[i][self._cursors[i]:stop].tolist()
-            self._cursors[i] = stop
+            n_pass, offset = divmod(position, size)
+            stop = min(size, offset + count - len(taken))
+            taken += self._order(seed, epoch, i, n_pass)[offset:stop].tolist()
+            position += stop - offset
         return taken
-
-
-def _rank() -> int:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank()
-    return int(os.environ.get("RANK", 0))
 
 
 def _as_datasets(datasets: Any, who: str, minimum: int = 2) -> list[Dataset]:
@@ -112,10 +105,11 @@ class BatchDataset(FEDataset):
     ``ds[b]`` is one batch (a list of sample dicts); ``len(ds)`` is the number of batches per epoch, FE's
     rule: ``max_i ceil(len(ds_i) / num_samples[i])``, or ``max_i ceil(len(ds_i) / (num_samples * p_i))``
     with probabilities, so the dataset that takes longest to pass through is seen about once per epoch
-    and the others are re-drawn (over-sampled). Samples come from per-process shuffled streams
-    (:class:`IndexStreams`, seeded from numpy's global generator), so the batch index does not matter: with
-    ``num_process=0`` each pass over a dataset sees every sample once; with worker processes each worker
-    draws its own streams. The Pipeline's ``batch_size`` is ignored; the batch size is ``fe_batch``.
+    and the others are re-drawn (over-sampled). Batch ``b`` reads positions ``b * n_i …`` of each dataset's
+    shuffled stream (:class:`IndexStreams`), so each pass over a dataset sees every sample once, whatever
+    the worker processes. In a Pipeline the draws come from the run's seed and the epoch
+    (:meth:`draw`); ``ds[b]`` alone draws with seed 0 in epoch 1. The Pipeline's ``batch_size`` is
+    ignored; the batch size is ``fe_batch``.
 
     Args:
         datasets: At least two datasets of dict samples, with all keys equal or all keys disjoint.
@@ -152,6 +146,8 @@ class BatchDataset(FEDataset):
         paired = self.probability is not None or not self.same_keys  # rows are single draws or merged pairs
         self.fe_batch = self.num_samples[0] if paired else sum(self.num_samples)
         self._streams = IndexStreams([len(ds) for ds in self.datasets])  # type: ignore[arg-type]
+        self._totals_key: tuple[int, int] | None = None
+        self._totals: list[np.ndarray] = []
 
     def _check_counts(self) -> None:
         n_ds = len(self.datasets)
@@ -192,16 +188,30 @@ class BatchDataset(FEDataset):
     def __getitem__(self, index: int) -> list[dict[str, Any]]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"BatchDataset has {len(self)} batches, received index {index}.")
+        return self.draw(index % len(self), seed=0, epoch=1)
+
+    def draw(self, index: int, seed: int, epoch: int) -> list[dict[str, Any]]:
+        """Batch ``index`` (any position >= 0: an epoch may run past ``len``) of ``epoch`` under ``seed``."""
         if self.probability is None:
-            counts = self.num_samples
+            counts, starts = self.num_samples, [index * n for n in self.num_samples]
         else:
-            picks = self._streams.rng.choice(len(self.datasets), size=self.num_samples[0], p=self.probability)
-            counts = np.bincount(picks, minlength=len(self.datasets)).tolist()
-        draws = [[ds[j] for j in self._streams.take(i, n)] for i, (ds, n) in enumerate(zip(self.datasets, counts))]
+            counts, starts = self._mixed_counts(index, seed, epoch)
+        draws = [[ds[j] for j in self._streams.take(seed, epoch, i, start, n)]
+                 for i, (ds, start, n) in enumerate(zip(self.datasets, starts, counts))]
         if not self.same_keys:
             return [{k: v for sample in row for k, v in sample.items()} for row in zip(*draws)]
         items = [sample for drawn in draws for sample in drawn]
-        return [items[k] for k in self._streams.rng.permutation(len(items))]
+        return [items[k] for k in np.random.default_rng([seed, epoch, index, 2]).permutation(len(items))]
+
+    def _mixed_counts(self, index: int, seed: int, epoch: int) -> tuple[list[int], list[int]]:
+        """Samples per dataset in batch ``index`` under ``probability``, and where each stream is by then."""
+        if self._totals_key != (seed, epoch):
+            self._totals_key, self._totals = (seed, epoch), [np.zeros(len(self.datasets), dtype=np.int64)]
+        while len(self._totals) <= index + 1:
+            picks = np.random.default_rng([seed, epoch, len(self._totals) - 1, 1]).choice(
+                len(self.datasets), size=self.num_samples[0], p=self.probability)
+            self._totals.append(self._totals[-1] + np.bincount(picks, minlength=len(self.datasets)))
+        return (self._totals[index + 1] - self._totals[index]).tolist(), self._totals[index].tolist()
 
     def split(self, *fractions: Any, seed: int | None = None,
               stratify: str | None = None) -> FEDataset | list[FEDataset]:
@@ -224,7 +234,8 @@ class InterleaveDataset(FEDataset):
     is round robin, ``[0, 1, ..., n-1]``. With ``datasets`` as a dict the pattern names datasets. An epoch
     is FE's: as many whole patterns as the scarcest dataset allows (``min_i len_i // (f_i * bs_i)`` with
     ``f_i`` the times dataset ``i`` appears in the pattern), so every batch is full (as with ``drop_last``).
-    Samples are drawn from per-process shuffled streams (:class:`IndexStreams`).
+    Samples come from each dataset's shuffled stream (:class:`IndexStreams`), read by position, drawn
+    from the run's seed and the epoch in a Pipeline (:meth:`draw`); ``ds[b]`` alone uses seed 0, epoch 1.
 
     Unlike FastEstimator, the batch size is given here (the Pipeline's batch size does not apply to
     datasets that draw whole batches), and all sources go through the same Pipeline ops; use keys that
@@ -298,9 +309,16 @@ class InterleaveDataset(FEDataset):
     def __getitem__(self, index: int) -> list[dict[str, Any]]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"InterleaveDataset has {len(self)} batches, received index {index}.")
-        source = self.pattern[index % len(self.pattern)]
+        return self.draw(index % len(self), seed=0, epoch=1)
+
+    def draw(self, index: int, seed: int, epoch: int) -> list[dict[str, Any]]:
+        """Batch ``index`` (any position >= 0) of ``epoch`` under ``seed``."""
+        cycle, within = divmod(index, len(self.pattern))
+        source = self.pattern[within]
+        before = cycle * self.pattern.count(source) + self.pattern[:within].count(source)
+        size = self.batch_sizes[source]
         dataset = self.datasets[source]
-        return [dataset[j] for j in self._streams.take(source, self.batch_sizes[source])]
+        return [dataset[j] for j in self._streams.take(seed, epoch, source, before * size, size)]
 
     def split(self, *fractions: Any, seed: int | None = None,
               stratify: str | None = None) -> FEDataset | list[FEDataset]:

@@ -1,28 +1,98 @@
-"""Samplers the Pipeline uses beyond torch's own."""
+"""The Pipeline's sampler: which sample indices an epoch visits, as a pure function of
+(seed, epoch, rank, position).
+
+:class:`EpochSampler` yields ``(epoch, index)`` pairs, so whatever reads a sample (the per-sample
+ops, a ``RemoveIf`` replacement draw, a dataset that draws whole batches) knows the epoch without
+any state in worker processes. The seed is the run's seed, passed in explicitly.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from torch.utils.data import DistributedSampler
+import numpy as np
+from torch.utils.data import Sampler
 
 
-class UnpaddedShardSampler(DistributedSampler):
-    """Samples ``rank, rank + world, …`` in order, without padding: each sample lands on one process only.
+def shuffled(seed: int, epoch: int, size: int, count: int) -> np.ndarray:
+    """``count`` indices of ``range(size)`` for an epoch: whole permutations back to back, each drawn
+    from ``(seed, epoch, pass)``.
 
-    Shards may differ in length by one; that is fine for evaluation (no gradient sync). It subclasses
-    DistributedSampler so that Lightning does not replace it with its padding sampler.
+    >>> shuffled(0, 1, 4, 6)[:4].tolist() == shuffled(0, 1, 4, 4).tolist()
+    True
+    >>> sorted(shuffled(7, 2, 5, 5).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    passes = -(-count // size) if size else 0
+    orders = [np.random.default_rng([seed, epoch, p]).permutation(size) for p in range(passes)]
+    return np.concatenate(orders)[:count] if orders else np.zeros(0, dtype=np.int64)
 
-    >>> list(UnpaddedShardSampler(range(5), num_replicas=2, rank=1))
-    [1, 3]
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """The ``(epoch, index)`` pairs one process reads in an epoch.
+
+    Args:
+        size: Number of items (samples, or batches of a dataset that draws whole batches).
+        seed: The run's seed.
+        epoch: 1-based epoch to start with (Lightning moves it on with ``set_epoch``).
+        shuffle: Visit the items in a random order drawn from ``(seed, epoch)``; else in order.
+        num_samples: Items per epoch (more than ``size`` passes over the data again); default ``size``.
+            In order, indices run on past ``size``: plain datasets wrap them, datasets that draw
+            whole batches treat them as positions in their endless streams.
+        num_replicas: Processes sharing the items (DDP).
+        rank: This process's share: items ``rank, rank + num_replicas, …`` of the epoch's order.
+        pad: Repeat items from the start so that every process gets as many (training, where the
+            processes must step together); without it each item lands on exactly one process
+            (evaluation, where every sample must be counted once).
+
+    >>> list(EpochSampler(5, seed=0, num_replicas=2, rank=1, pad=False))
+    [(1, 1), (1, 3)]
+    >>> sampler = EpochSampler(4, seed=3, shuffle=True)
+    >>> sampler.set_epoch(1)  # Lightning's 0-based epoch: fastest's epoch 2
+    >>> [index for _, index in sampler] == shuffled(3, 2, 4, 4).tolist()
+    True
     """
 
-    def __init__(self, dataset: Any, num_replicas: int, rank: int) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
-        self.indices = list(range(rank, len(dataset), num_replicas))
+    def __init__(self, size: int, seed: int, epoch: int = 1, shuffle: bool = False, num_samples: int | None = None,
+                 num_replicas: int = 1, rank: int = 0, pad: bool = True) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = epoch
+        self.shuffle = shuffle
+        self.num_samples = max(num_samples or 0, size)
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.pad = pad
 
-    def __iter__(self) -> Any:
-        return iter(self.indices)
+    def set_epoch(self, epoch: int) -> None:
+        """Lightning calls this with its 0-based epoch before each epoch's iterator is made."""
+        self.epoch = epoch + 1
+
+    def order(self) -> np.ndarray:
+        """Every process's items of this epoch, in order."""
+        if self.shuffle:
+            return shuffled(self.seed, self.epoch, self.size, self.num_samples)
+        return np.arange(self.num_samples)  # past ``size``: the reader wraps (or a stream goes on)
+
+    def _share(self) -> np.ndarray:
+        order = self.order()
+        if self.num_replicas > 1 and self.pad and len(order) % self.num_replicas:
+            order = np.resize(order, -(-len(order) // self.num_replicas) * self.num_replicas)
+        return order[self.rank::self.num_replicas]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.epoch
+        return ((epoch, int(index)) for index in self._share())
 
     def __len__(self) -> int:
-        return len(self.indices)
+        if self.num_replicas == 1:
+            return self.num_samples
+        if self.pad:
+            return -(-self.num_samples // self.num_replicas)
+        return len(range(self.rank, self.num_samples, self.num_replicas))
+
+
+def unwrap(item: Any) -> tuple[int, Any]:
+    """``(epoch, index)`` from an :class:`EpochSampler` item; a bare index (another sampler) is epoch 1."""
+    return item if isinstance(item, tuple) else (1, item)

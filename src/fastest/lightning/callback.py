@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
 from typing import Any
 
 import pytorch_lightning as pl
 
 from fastest.pipeline import DS_ID_KEY
 from fastest.trace.essential import to_number
+from fastest.trace.loop import DsIdSource, EventLoop, TraceSource
 from fastest.trace.system import System
-from fastest.trace.trace import Data, Trace, run_event
-
-TraceSource = Callable[[str, int, str], list[Trace]]
-DsIdSource = Callable[[str, int], list[str]]
 
 
 class TraceBridge(pl.Callback):
-    """Maps Lightning's hooks to Trace events and keeps ``System``'s counters (one step = one batch).
+    """Maps Lightning's hooks onto an :class:`~fastest.trace.loop.EventLoop` (FastEstimator's event order).
 
-    Lightning runs validation before ``on_train_epoch_end``; the bridge ends the train epoch for
-    the traces when validation starts, so traces see FastEstimator's order: train epoch end, then
-    the eval epoch.
+    Everything about the order of events and the counters lives in the loop; the bridge adds what
+    only Lightning knows: the dataset id of a batch, the sanity check (never an eval epoch), the stop
+    decision across processes, the Trainer's loggers, and handing results back from spawned processes.
 
     Args:
         system: The run state shared with the traces and the generated module.
@@ -32,51 +28,38 @@ class TraceBridge(pl.Callback):
 
     def __init__(self, system: System, traces_for: TraceSource, ds_ids: DsIdSource) -> None:
         self.system = system
-        self.traces_for = traces_for
-        self.ds_ids = ds_ids
-        self._event_cache: dict[tuple[str, int, str, str], list[Trace]] = {}
-        self._train_open = False
+        self.loop = EventLoop(system, traces_for, ds_ids, sync_stop=self._sync_stop, on_logs=self._to_loggers)
+        self._trainer: pl.Trainer | None = None
         self._skip_batch = False
-        self._stopped_mid_epoch = False  # a trace stopped training during a train epoch
         self.results_path: str | None = None  # set when training runs in spawned processes (ddp_spawn)
 
-    def _mode_ds_ids(self, mode: str) -> list[str]:
-        return self.ds_ids(mode, max(self.system.epoch_idx, 1)) or [""]
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._trainer = trainer
+        self.system.global_rank = trainer.global_rank
+        self.system.world_size = trainer.world_size
 
-    # ----- helpers ---------------------------------------------------------------------------------------------
-    def _traces(self, event: str, mode: str, ds_id: str | None = None) -> list[Trace]:
-        """Traces of ``mode`` that override ``event`` (ds_id None: any dataset of the mode)."""
-        epoch = 0 if event in ("on_begin", "on_end") else max(self.system.epoch_idx, 1)  # 0: any epoch
-        key = (event, epoch, mode, "*" if ds_id is None else ds_id)
-        traces = self._event_cache.get(key)
-        if traces is None:
-            if ds_id is None:
-                found: list[Trace] = []
-                for ds in self._mode_ds_ids(mode):
-                    found += [t for t in self.traces_for(mode, epoch, ds) if all(t is not f for f in found)]
-            else:
-                found = self.traces_for(mode, epoch, ds_id)
-            traces = [t for t in found if getattr(type(t), event) is not getattr(Trace, event)]
-            self._event_cache[key] = traces
-        return traces
+    def _sync_stop(self, stop: bool) -> bool:
+        """``stop_training`` set by a trace in any process stops every process."""
+        trainer = self._trainer
+        if trainer is None:
+            return stop
+        if trainer.world_size > 1:
+            stop = bool(trainer.strategy.reduce_boolean_decision(stop, all=False))
+        if stop:
+            trainer.should_stop = True
+        return stop
 
-    def _run(self, event: str, mode: str, batch: dict[str, Any] | None = None, ds_id: str | None = None,
-             trainer: pl.Trainer | None = None) -> None:
-        traces = self._traces(event, mode, ds_id)
-        if traces:
-            data = Data(batch)
-            run_event(traces, event, data, self.system)
-            if trainer is not None and trainer.loggers and data.maps[0]:
-                self._to_lightning_loggers(trainer, data.read_logs())
-
-    def _to_lightning_loggers(self, trainer: pl.Trainer, logs: dict[str, Any]) -> None:
+    def _to_loggers(self, logs: dict[str, Any]) -> None:
         """Pass scalar trace logs to the Trainer's own loggers (CSVLogger, TensorBoardLogger, WandbLogger …)."""
+        trainer = self._trainer
+        if trainer is None or not trainer.loggers or not trainer.is_global_zero:
+            return
         metrics = {}
         for key, value in logs.items():
             value = to_number(value)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 metrics[f"{self.system.mode}/{key}"] = value
-        if metrics and trainer.is_global_zero:
+        if metrics:
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=self.system.global_step)
 
@@ -84,84 +67,25 @@ class TraceBridge(pl.Callback):
         """What traces see at batch end: the generated module already returns batch + predictions."""
         return outputs if isinstance(outputs, dict) else {}
 
-    def _begin(self, trainer: pl.Trainer, modes: tuple[str, ...]) -> None:
-        self.system.global_rank = trainer.global_rank
-        self.system.world_size = trainer.world_size
-        found: list[Trace] = []
-        for mode in modes:
-            found += [t for t in self._traces("on_begin", mode) if all(t is not f for f in found)]
-        if found:
-            run_event(found, "on_begin", Data(), self.system)
-
-    def _end(self, modes: tuple[str, ...]) -> None:
-        found: list[Trace] = []
-        for mode in modes:
-            found += [t for t in self._traces("on_end", mode) if all(t is not f for f in found)]
-        if found:
-            run_event(found, "on_end", Data(), self.system)
-
-    def _epoch_begin(self, mode: str) -> None:
-        self.system.mode = mode
-        self.system.batch_idx = 0
-        self.system.ds_id = self._mode_ds_ids(mode)[0]
-        self._run("on_epoch_begin", mode)
-
-    def _sync_stop(self, trainer: pl.Trainer) -> None:
-        """``stop_training`` set by a trace in any process stops every process."""
-        stop = self.system.stop_training
-        if trainer.world_size > 1:
-            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
-            self.system.stop_training = stop
-        if stop:
-            trainer.should_stop = True
-
-    def _epoch_end(self, trainer: pl.Trainer, mode: str) -> None:
-        self.system.mode = mode
-        self._run("on_epoch_end", mode, trainer=trainer)
-        self._sync_stop(trainer)
-
     def _batch_begin(self, mode: str, batch: Any, dataloader_idx: int) -> None:
-        self._skip_batch = not batch  # RemoveIf emptied it: no step, no trace events
+        self._skip_batch = not batch  # RemoveIf emptied it: no step, no counter moves, no trace event
         if self._skip_batch:
             return
-        self.system.mode = mode
         tagged = batch.pop(DS_ID_KEY, None) if isinstance(batch, dict) else None
-        self.system.ds_id = tagged if tagged is not None else self._mode_ds_ids(mode)[dataloader_idx]
-        self.system.batch_idx += 1
-        if mode == "train":
-            self.system.global_step += 1
-        self._run("on_batch_begin", mode, batch, self.system.ds_id)
+        ds_ids = self.loop.ds_ids(mode, max(self.system.epoch_idx, 1)) or [""]
+        self.loop.batch_begin(mode, batch if isinstance(batch, dict) else {},
+                              tagged if tagged is not None else ds_ids[dataloader_idx])
 
-    def _batch_end(self, trainer: pl.Trainer, mode: str, batch: Any, outputs: Any) -> None:
-        if self._skip_batch:
-            return
-        self._run("on_batch_end", mode, self.batch_data(batch, outputs), self.system.ds_id, trainer)
-        if mode == "train":
-            self._sync_stop(trainer)
-            self._stopped_mid_epoch = self.system.stop_training
-
-    def _ignore_eval(self, trainer: pl.Trainer) -> bool:
-        """Lightning's sanity check is no eval epoch; after a mid-epoch stop (e.g. a NaN loss) the epoch
-        is abandoned like in FastEstimator: no train epoch end, no eval epoch, straight to ``on_end``."""
-        return trainer.sanity_checking or self._stopped_mid_epoch
-
-    def _close_train_epoch(self, trainer: pl.Trainer) -> None:
-        if self._train_open:
-            self._train_open = False
-            if not self._stopped_mid_epoch:
-                self._epoch_end(trainer, "train")
+    def _batch_end(self, mode: str, batch: Any, outputs: Any) -> None:
+        if not self._skip_batch:
+            self.loop.batch_end(mode, self.batch_data(batch, outputs))
 
     # ----- fit ---------------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.system.mode = "train"
-        self._stopped_mid_epoch = False
-        self._begin(trainer, ("train", "eval"))
+        self.loop.begin(("train", "eval"))
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.system.epoch_idx += 1
-        self.system.network.set_epoch(self.system.epoch_idx)
-        self._train_open = True
-        self._epoch_begin("train")
+        self.loop.epoch_begin("train")
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
                              batch_idx: int) -> None:
@@ -169,38 +93,31 @@ class TraceBridge(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self._batch_end(trainer, "train", batch, outputs)
+        self._batch_end("train", batch, outputs)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._ignore_eval(trainer):
-            return
-        self._close_train_epoch(trainer)
-        self._epoch_begin("eval")
+        if not trainer.sanity_checking:
+            self.loop.epoch_begin("eval")
 
     def on_validation_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
                                   batch_idx: int, dataloader_idx: int = 0) -> None:
-        if self._ignore_eval(trainer):
-            return
-        self._batch_begin("eval", batch, dataloader_idx)
+        if not trainer.sanity_checking:
+            self._batch_begin("eval", batch, dataloader_idx)
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
-        if self._ignore_eval(trainer):
-            return
-        self._batch_end(trainer, "eval", batch, outputs)
+        if not trainer.sanity_checking:
+            self._batch_end("eval", batch, outputs)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._ignore_eval(trainer):
-            return
-        self._epoch_end(trainer, "eval")
-        self.system.mode = "train"
+        if not trainer.sanity_checking:
+            self.loop.epoch_end("eval")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._close_train_epoch(trainer)
+        self.loop.close_train_epoch()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._close_train_epoch(trainer)
-        self._end(("train", "eval"))
+        self.loop.end(("train", "eval"))
         self._send_results(trainer)
 
     def _send_results(self, trainer: pl.Trainer) -> None:
@@ -213,11 +130,10 @@ class TraceBridge(pl.Callback):
 
     # ----- test --------------------------------------------------------------------------------------------
     def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.system.mode = "test"
-        self._begin(trainer, ("test",))
+        self.loop.begin(("test",))
 
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._epoch_begin("test")
+        self.loop.epoch_begin("test")
 
     def on_test_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int,
                             dataloader_idx: int = 0) -> None:
@@ -225,11 +141,11 @@ class TraceBridge(pl.Callback):
 
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                           batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._batch_end(trainer, "test", batch, outputs)
+        self._batch_end("test", batch, outputs)
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._epoch_end(trainer, "test")
+        self.loop.epoch_end("test")
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._end(("test",))
+        self.loop.end(("test",))
         self._send_results(trainer)

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
+from fastest.dataset.sampler import EpochSampler
 from fastest.pipeline import Pipeline
 from fastest.trace.system import System
 
@@ -33,8 +35,9 @@ class ChainLoader:
 class PipelineDataModule(pl.LightningDataModule):
     """Per-mode DataLoaders of ``pipeline`` for the epoch the run is in.
 
-    With ``reload_dataloaders_every_n_epochs=1`` (set when the Pipeline has schedules) Lightning
-    asks for loaders every epoch; a loader is rebuilt only when its dataset, ops or batching change.
+    With ``reload_dataloaders_every_n_epochs=1`` Lightning asks for loaders every epoch; a loader is
+    rebuilt only when its dataset, ops or batching change, and otherwise moved on to the new epoch
+    (its sampling order is a function of the run's seed and the epoch).
 
     Use it in your own Trainer: ``trainer.fit(model, datamodule=PipelineDataModule(pipeline))``;
     batches are dicts of tensors.
@@ -53,7 +56,22 @@ class PipelineDataModule(pl.LightningDataModule):
         self.system = system
         self.output_keys = output_keys or {}
         self.train_steps_per_epoch = train_steps_per_epoch
+        self._seed = torch.initial_seed()  # without a System (a user's own Trainer)
         self._cache: dict[tuple[str, str], tuple[tuple[Any, ...], DataLoader]] = {}
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (``system.seed`` with an Estimator); every process uses rank 0's."""
+        return self.system.seed if self.system is not None else self._seed
+
+    def setup(self, stage: str) -> None:
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.world_size > 1:  # processes started apart may hold different seeds
+            seed = trainer.strategy.broadcast(self.seed, src=0)
+            if self.system is not None:
+                self.system.seed = seed
+            else:
+                self._seed = seed
 
     def ds_ids(self, mode: str, epoch: int = 1) -> list[str]:
         """Dataset ids of ``mode`` at ``epoch`` (in Lightning's dataloader_idx order)."""
@@ -71,8 +89,10 @@ class PipelineDataModule(pl.LightningDataModule):
                 replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
                 loader = self.pipeline.get_loader(mode, epoch, ds_id, output_keys=self.output_keys.get(mode),
                                                   steps_per_epoch=steps, tag_ds_id=mode == "train" and len(ds_ids) > 1,
-                                                  num_replicas=replicas, rank=rank)
+                                                  num_replicas=replicas, rank=rank, seed=self.seed)
                 cached = self._cache[(mode, ds_id)] = (signature, loader)
+            if isinstance(cached[1].sampler, EpochSampler):  # a loader kept from an earlier epoch samples this one
+                cached[1].sampler.epoch = epoch
             loaders.append(cached[1])
         return loaders
 

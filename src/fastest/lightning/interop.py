@@ -19,13 +19,14 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, missing_key_message
+from fastest.errors import FastestTypeError, FastestValueError
 from fastest.lightning.callback import TraceBridge
 from fastest.lightning.module import LightningUpdater
 from fastest.network import Network
-from fastest.op.op import keys_after, to_list
+from fastest.op.op import to_list
 from fastest.op.tensorop.model import UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
+from fastest.preflight import describe, walk_keys
 from fastest.trace.essential import EvalEssential, Logger, monitored_keys
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
@@ -77,7 +78,7 @@ class OpRunner:
         epoch = epoch if epoch is not None else (module.current_epoch + 1 if module is not None else 1)
         plan = self.network.plan(mode, epoch, "")
         if (mode, epoch) not in self._checked:
-            self._check(plan.ops, set(batch), mode, epoch)
+            walk_keys(plan.ops, batch, "op", describe(mode))
             self._checked.add((mode, epoch))
         updates = any(isinstance(op, UpdateOp) for op in plan.ops)
         if updates and (module is None or module.automatic_optimization):
@@ -89,18 +90,9 @@ class OpRunner:
         updater = None
         if module is not None:
             updater = self._updaters.setdefault(id(module), LightningUpdater(module))
-        state = {"mode": mode, "epoch": epoch, "ds_id": "", "warmup": False, "updater": updater,
-                 "step": module.global_step if module is not None else 0,
-                 "enable_grad": mode == "train" and not updates}  # automatic optimization backprops the loss
-        return self.network.run_step(dict(batch), state)
-
-    @staticmethod
-    def _check(ops: list[Any], keys: set[str], mode: str, epoch: int) -> None:
-        for op in ops:
-            for key in op.inputs:
-                if key not in keys:
-                    raise FastestKeyError(missing_key_message(f"{type(op).__name__} (op)", key, keys, f"mode {mode!r}"))
-            keys = keys_after(op, keys)
+        return self.network.run_step(batch, mode, epoch, step=module.global_step if module is not None else None,
+                                     updater=updater,
+                                     enable_grad=mode == "train" and not updates)  # automatic optimization backprops
 
 
 class _UserLoop:
@@ -114,7 +106,7 @@ class _UserLoop:
     def set_epoch(self, epoch: int) -> None:
         pass
 
-    def get_loss_keys(self) -> set[str]:
+    def get_loss_keys(self, model: Any = None) -> set[str]:
         return set(self.loss_keys)
 
 
@@ -138,11 +130,13 @@ class TraceCallback(TraceBridge):
                  log_steps: int | None = None, verbose: bool = False) -> None:
         user = [traces] if isinstance(traces, Trace) else list(traces)
         losses = set(to_list(loss_keys))
-        monitor = monitored_keys(losses, user)
-        self.traces = [EvalEssential(monitor), *user, Logger(verbose=verbose)]
-        system = System(_UserLoop(losses), None, self.traces, total_epochs=0, log_steps=log_steps)  # type: ignore[arg-type]
-        for trace in self.traces:
-            trace.system = system
+        system = System(_UserLoop(losses), user, total_epochs=0, log_steps=log_steps)  # type: ignore[arg-type]
+        for trace in user:  # first: a trace may take its keys from the run (a default metric)
+            trace.bind(system)
+        essential, logger = EvalEssential(monitored_keys(losses, user)), Logger(verbose=verbose)
+        essential.bind(system)
+        logger.bind(system)
+        self.traces = system.traces = [essential, *user, logger]
         self._sorted: dict[tuple[str, str], list[Trace]] = {}
         self._checked: set[str] = set()
         self._trainer: pl.Trainer | None = None
@@ -165,13 +159,13 @@ class TraceCallback(TraceBridge):
         return [""] if count == 1 else [str(i) for i in range(count)]
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self._trainer = trainer
+        super().setup(trainer, pl_module, stage)
         if stage == "fit":
             self.system.reset()
             self.system.total_epochs = trainer.max_epochs or 0
-            self._train_open = False
         else:
             self.system.reset_for_test()
+        self.loop.clear_cache()  # the Trainer's dataloaders decide the dataset ids
 
     def batch_data(self, batch: Any, outputs: Any) -> dict[str, Any]:
         data = dict(batch) if isinstance(batch, Mapping) else {}

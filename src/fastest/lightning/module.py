@@ -125,9 +125,9 @@ class FastestModule(pl.LightningModule):
     def _step(self, batch: dict[str, Any], mode: str) -> dict[str, Any] | None:
         if not batch:  # every sample of the batch was removed by RemoveIf
             return None
-        state = {"mode": mode, "epoch": self.system.epoch_idx, "ds_id": self.system.ds_id,
-                 "step": self.system.global_step, "warmup": False, "updater": self.updater}
-        return self.network.run_step(batch, state)
+        system = self.system
+        return self.network.run_step(batch, mode, system.epoch_idx, system.ds_id, step=system.global_step,
+                                     updater=self.updater)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any] | None:
         return self._step(batch, "train")

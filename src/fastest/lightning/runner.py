@@ -10,16 +10,17 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytorch_lightning as pl
 
 from fastest.lightning.callback import TraceBridge
 from fastest.lightning.data import PipelineDataModule
 from fastest.lightning.module import FastestModule
-
-if TYPE_CHECKING:
-    from fastest.estimator import Estimator
+from fastest.network import Network
+from fastest.pipeline import Pipeline
+from fastest.trace.loop import TraceSource
+from fastest.trace.system import System
 
 _QUIET_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
                   "pytorch_lightning.accelerators.cuda")
@@ -64,6 +65,35 @@ class LightningParts:
     trainer_kwargs: dict[str, Any]
 
 
+@dataclass
+class RunSpec:
+    """What the runner needs of an Estimator (built by ``Estimator._run_spec``).
+
+    Attributes:
+        network: The Network.
+        pipeline: The Pipeline.
+        system: The run state shared by traces, module, data and bridge.
+        traces_for: ``(mode, epoch, ds_id) -> sorted traces`` active there.
+        epochs: Training epochs.
+        train_steps_per_epoch: Batches per training epoch (None: one pass).
+        eval_steps_per_epoch: Batches per eval epoch (None: all).
+        trainer_args: ``accelerator``, ``devices``, ``strategy``, ``precision`` (resolved), ``num_nodes``.
+        gradient_clip: Gradient norm clip before each optimizer step.
+        progress_bar: Show Lightning's progress bar.
+    """
+
+    network: Network
+    pipeline: Pipeline
+    system: System
+    traces_for: TraceSource
+    epochs: int
+    train_steps_per_epoch: int | None
+    eval_steps_per_epoch: int | None
+    trainer_args: dict[str, Any]
+    gradient_clip: float | None
+    progress_bar: bool
+
+
 class LightningRun:
     """Builds everything Lightning needs for one ``fit`` or ``test`` of an Estimator.
 
@@ -71,19 +101,18 @@ class LightningRun:
     ``precision`` values fail before the preflight and before any training.
     """
 
-    def __init__(self, estimator: Estimator, modes: tuple[str, ...], own_trainer: bool = True) -> None:
-        self.estimator = estimator
-        system = estimator.system
-        self.datamodule = PipelineDataModule(estimator.pipeline, system, None, estimator.train_steps_per_epoch)
-        self.bridge = TraceBridge(system, estimator.traces_for, self.datamodule.ds_ids)
-        self.module = FastestModule(estimator.network, system, estimator.gradient_clip)
+    def __init__(self, spec: RunSpec, own_trainer: bool = True) -> None:
+        self.spec = spec
+        self.datamodule = PipelineDataModule(spec.pipeline, spec.system, None, spec.train_steps_per_epoch)
+        self.bridge = TraceBridge(spec.system, spec.traces_for, self.datamodule.ds_ids)
+        self.module = FastestModule(spec.network, spec.system, spec.gradient_clip)
         if own_trainer:
             with quiet_lightning():
-                self.trainer = pl.Trainer(**trainer_kwargs(estimator), callbacks=[self.bridge])
+                self.trainer = pl.Trainer(**trainer_kwargs(spec), callbacks=[self.bridge])
 
     def parts(self, output_keys: dict[str, set[str]]) -> LightningParts:
         self.datamodule.output_keys = output_keys
-        kwargs = {k: v for k, v in trainer_kwargs(self.estimator).items()
+        kwargs = {k: v for k, v in trainer_kwargs(self.spec).items()
                   if k not in ("logger", "enable_checkpointing", "enable_model_summary", "enable_progress_bar")}
         return LightningParts(self.module, self.datamodule, [self.bridge], kwargs)
 
@@ -116,7 +145,7 @@ class LightningRun:
             if os.path.getsize(path):
                 with open(path, "rb") as handle:
                     state = pickle.load(handle)
-                system = self.estimator.system
+                system = self.spec.system
                 system.summary.history = state["summary"].history
                 system.global_step, system.epoch_idx = state["global_step"], state["epoch_idx"]
         finally:
@@ -129,22 +158,24 @@ class LightningRun:
                     os.environ[name] = value
 
 
-def trainer_kwargs(estimator: Estimator) -> dict[str, Any]:
-    """The Trainer arguments of an Estimator (shared by fit, test, and users' own Trainers)."""
-    args = dict(estimator.trainer_args)
-    args["precision"] = estimator._precision()
-    if args["precision"] is None:
-        del args["precision"]
+def trainer_kwargs(spec: RunSpec) -> dict[str, Any]:
+    """The Trainer arguments of a run (shared by fit, test, and users' own Trainers).
+
+    The DataModule shards the data itself (``use_distributed_sampler=False``): its sampler is a pure
+    function of the run's seed, the epoch, the rank and the position.
+    """
+    args = {k: v for k, v in spec.trainer_args.items() if not (k == "precision" and v is None)}
     return dict(
         **args,
-        max_epochs=estimator.epochs,
-        limit_train_batches=estimator.train_steps_per_epoch or 1.0,
-        limit_val_batches=(estimator.eval_steps_per_epoch or 1.0) if "eval" in estimator.pipeline.data else 0,
-        reload_dataloaders_every_n_epochs=int(any(estimator.pipeline.is_scheduled(m) for m in ("train", "eval"))),
+        max_epochs=spec.epochs,
+        limit_train_batches=spec.train_steps_per_epoch or 1.0,
+        limit_val_batches=(spec.eval_steps_per_epoch or 1.0) if "eval" in spec.pipeline.data else 0,
+        reload_dataloaders_every_n_epochs=1,  # each epoch: schedules apply, samplers move on (loaders are kept)
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=estimator.progress_bar,
+        enable_progress_bar=spec.progress_bar,
         inference_mode=False,
+        use_distributed_sampler=False,
     )

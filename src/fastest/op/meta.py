@@ -11,7 +11,7 @@ the wrapped ops on a small local dict (``run_ops_in``), and returns the values o
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,23 +21,26 @@ from fastest.op.numpyop.numpyop import Batch
 from fastest.op.op import Op, removed_keys, run_op, to_list
 
 
-def run_ops_in(ops: Sequence[Op], store: MutableMapping[str, Any], state: dict[str, Any], method: str,
+def run_ops_in(ops: Sequence[Op], store: MutableMapping[str, Any], state: Mapping[str, Any], method: str,
                retain: bool = False) -> None:
     """Run ``ops`` in order on ``store``: ``Delete``-style ops remove keys, the others run through ``run_op``.
 
-    Inside a Network step (``state`` has ``retain_graph``), every gradient op but the last of the
-    sequence keeps the graph; the last keeps it if the meta op itself must (or ``retain``, for repeats).
+    Inside a Network step, every gradient op but the last of the sequence keeps the autograd graph;
+    the last keeps it if the meta op itself must (or ``retain``, for repeats).
     """
-    outer = state.get("retain_graph")
+    engine = getattr(state, "_engine", None)
     gradient_ops = [i for i, op in enumerate(ops) if getattr(op, "computes_gradients", False)]
+    if engine is None or not gradient_ops:
+        for op in ops:
+            run_op(op, store, state, method)
+        return
+    outer = engine.retain_graph
     try:
         for i, op in enumerate(ops):
-            if outer is not None and gradient_ops:
-                state["retain_graph"] = bool(outer or retain or i != gradient_ops[-1])
+            engine.retain_graph = bool(outer or retain or i != gradient_ops[-1])
             run_op(op, store, state, method)
     finally:
-        if outer is not None:
-            state["retain_graph"] = outer
+        engine.retain_graph = outer
 
 
 def _same_filter(a: Any, b: Any) -> bool:
@@ -85,18 +88,18 @@ class MetaOp(Op):
         self.ds_id = ops[0].ds_id
         self.ops = list(ops)
 
-    def forward(self, data: list[Any], state: dict[str, Any]) -> list[Any]:
+    def forward(self, data: list[Any], state: Mapping[str, Any]) -> list[Any]:
         return self._run(data, state, "forward")
 
-    def forward_batch(self, data: list[Any], state: dict[str, Any]) -> list[Any]:
+    def forward_batch(self, data: list[Any], state: Mapping[str, Any]) -> list[Any]:
         return self._run(data, state, "forward_batch")
 
-    def _run(self, data: list[Any], state: dict[str, Any], method: str) -> list[Any]:
+    def _run(self, data: list[Any], state: Mapping[str, Any], method: str) -> list[Any]:
         store = dict(zip(self.inputs, data))
         self.run_local(store, state, method)
         return [store[key] for key in self.outputs]
 
-    def run_local(self, store: dict[str, Any], state: dict[str, Any], method: str) -> None:
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
         """Run the wrapped ops on ``store`` (the subclass decides which and how often)."""
         raise NotImplementedError
 
@@ -130,7 +133,7 @@ class SometimesBase(MetaOp):
         self._setup([op], inputs + [k for k in outputs if k not in inputs], outputs)
         self.prob = float(prob)
 
-    def run_local(self, store: dict[str, Any], state: dict[str, Any], method: str) -> None:
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
         if self.random() < self.prob:
             run_ops_in(self.ops, store, state, method)
 
@@ -166,7 +169,7 @@ class OneOfBase(MetaOp):
             raise FastestValueError(f"{owner}: probs must sum to 1, but {probs} sums to {total:g}.")
         return np.cumsum(probs) / total
 
-    def run_local(self, store: dict[str, Any], state: dict[str, Any], method: str) -> None:
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
         draw = self.random()
         if self.probs is None:
             index = min(int(draw * len(self.ops)), len(self.ops) - 1)
@@ -204,7 +207,7 @@ class RepeatBase(MetaOp):
         self.repeat = repeat
         self.max_iter = max_iter
 
-    def run_local(self, store: dict[str, Any], state: dict[str, Any], method: str) -> None:
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
         if isinstance(self.repeat, int):
             for i in range(self.repeat):
                 run_ops_in(self.ops, store, state, method, retain=i < self.repeat - 1)
@@ -264,5 +267,5 @@ class FuseBase(MetaOp):
         self._setup(ops_list, inputs, outputs, allow_delete=True)
         self.deleted_keys = [key for key in deleted if outside[key]]
 
-    def run_local(self, store: dict[str, Any], state: dict[str, Any], method: str) -> None:
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
         run_ops_in(self.ops, store, state, method)

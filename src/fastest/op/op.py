@@ -7,10 +7,11 @@ a list. ``mode`` and ``ds_id`` say when the op runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from fastest.errors import FastestError, FastestRuntimeError, FastestTypeError, FastestValueError
+from fastest.errors import FastestTypeError, FastestValueError, add_location
+from fastest.op.step import location
 
 MODES = ("train", "eval", "test", "infer")
 _FORBIDDEN_KEY_CHARS = (":", ";")
@@ -128,7 +129,8 @@ class Op(Keyed):
     Subclasses override ``forward(data, state)``. ``data`` is the value of the single input key, a
     list of the values of the input keys (when ``inputs`` is a list), or None without inputs.
     ``forward`` returns one value per output key: the bare value for a single-string ``outputs``, a
-    list or tuple otherwise. ``state`` carries the run context (``mode``, ``epoch``, ``ds_id`` …).
+    list or tuple otherwise. ``state`` is the read-only :class:`~fastest.op.step.StepContext`
+    (``mode``, ``epoch``, ``ds_id``, ``warmup`` …, FastEstimator's keys).
 
     Args:
         inputs: Key or list of keys to read.
@@ -139,9 +141,10 @@ class Op(Keyed):
     >>> class Double(Op):
     ...     def forward(self, data, state):
     ...         return data * 2
+    >>> from fastest.op.step import StepContext
     >>> op = Double(inputs="x", outputs="x2", mode="!infer")
     >>> store = {"x": 3}
-    >>> run_op(op, store, {"mode": "train"})
+    >>> run_op(op, store, StepContext("train"))
     >>> store["x2"]
     6
     """
@@ -157,7 +160,7 @@ class Op(Keyed):
         self.in_list = not isinstance(inputs, str)
         self.out_list = not isinstance(outputs, str)
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         """Compute the outputs from the inputs. The default passes the inputs through."""
         return data
 
@@ -182,7 +185,7 @@ class LambdaBase(Op):
         self.fn = fn
         self.in_list = True
 
-    def forward(self, data: list[Any], state: dict[str, Any]) -> Any:
+    def forward(self, data: list[Any], state: Mapping[str, Any]) -> Any:
         return self.fn(*data)
 
 
@@ -238,29 +241,22 @@ def keys_after(op: Any, keys: set[str]) -> set[str]:
     return (keys | set(op.outputs)) - set(removed_keys(op))
 
 
-def run_op(op: Op, store: MutableMapping[str, Any], state: dict[str, Any], method: str = "forward") -> None:
-    """Run one op on ``store`` in place (``Delete``-style ops remove their keys); user errors say where."""
+def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], method: str = "forward") -> None:
+    """Run one op on ``store`` in place (``Delete``-style ops remove their keys).
+
+    An exception from the op keeps its type and gets the op, method and run context in its message.
+    """
     if getattr(op, "deletes", False):
         for key in op.inputs:
             store.pop(key, None)
         return
     try:
-        result = getattr(op, method)(gather_inputs(op, store), state)
-    except FastestError:
-        raise
+        write_outputs(op, store, getattr(op, method)(gather_inputs(op, store), state))
     except Exception as error:
-        raise where_error(error, type(op).__name__, method, state) from error
-    write_outputs(op, store, result)
+        add_location(error, f"{type(op).__name__}.{method}", location(state))
+        raise
     for key in getattr(op, "deleted_keys", ()):  # a Fuse that deletes keys from outside it
         store.pop(key, None)
-
-
-def where_error(error: BaseException, who: str, method: str, state: dict[str, Any]) -> FastestRuntimeError:
-    """Wrap an exception from user code with the class, method and run context it came from."""
-    context = ", ".join(f"{k}={state[k]!r}" for k in ("mode", "epoch", "step", "ds_id") if k in state)
-    return FastestRuntimeError(
-        f"{who}.{method} failed ({context}): {type(error).__name__}: {error}. The original exception is chained above."
-    )
 
 
 def check_op_types(ops: Iterable[Any], expected: type, owner: str) -> None:

@@ -15,7 +15,7 @@ from fastest.backend import get_lr, set_lr
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.schedule import all_values, get_current_items
 from fastest.trace.essential import is_log_step, model_loss_key, to_number
-from fastest.trace.metric import metric_direction
+from fastest.trace.metric.base import metric_direction
 from fastest.trace.system import System
 from fastest.trace.trace import Data, Trace
 
@@ -128,7 +128,6 @@ class ReduceLROnPlateau(Trace):
     def __init__(self, model: nn.Module, metric: str | None = None, patience: int = 10, factor: float = 0.1,
                  best_mode: str = "min", min_lr: float = 1e-6) -> None:
         name = _model_name(model, "ReduceLROnPlateau")
-        metric = metric if metric is not None else model_loss_key(model, "ReduceLROnPlateau")
         _check_compare(best_mode, "ReduceLROnPlateau", "best_mode")
         if not 0 < factor < 1:
             raise FastestValueError(f"ReduceLROnPlateau: factor must be between 0 and 1, received {factor!r}.")
@@ -136,12 +135,18 @@ class ReduceLROnPlateau(Trace):
             raise FastestValueError(f"ReduceLROnPlateau: patience must be an int >= 0, received {patience!r}.")
         super().__init__(inputs=metric, outputs=f"{name}_lr", mode="eval")
         self.model = model
-        self.metric = metric
+        self.metric = metric or ""
         self.patience = patience
         self.factor = factor
         self.best_mode = best_mode
         self.min_lr = min_lr
-        self.fe_monitor_names = {metric}
+        self.fe_monitor_names = {metric} if metric else set()
+
+    def bind(self, system: System) -> None:
+        super().bind(system)
+        if not self.metric:  # default: the loss the Network updates the model with
+            self.metric = model_loss_key(system.network, self.model, "ReduceLROnPlateau")
+            self.inputs, self.fe_monitor_names = [self.metric], {self.metric}
 
     def on_begin(self, data: Data) -> None:
         self.best: float | None = None

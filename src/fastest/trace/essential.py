@@ -22,17 +22,17 @@ def to_number(value: Any) -> Any:
     return value
 
 
-def model_loss_key(model: nn.Module, owner: str) -> str:
-    """The single loss key a model is updated with (``UpdateOp(model, loss_name=...)``).
+def model_loss_key(network: Any, model: nn.Module, owner: str) -> str:
+    """The single loss key the Network's UpdateOps update ``model`` with (a trace's default metric).
 
-    Raises a FastestValueError when the model has no loss yet or several.
+    Raises a FastestValueError when the model has no loss in the Network, or several.
     """
-    losses = sorted(getattr(model, "loss_name", set()))
+    losses = sorted(network.get_loss_keys(model))
     if len(losses) != 1:
         raise FastestValueError(
-            f"{owner}: cannot infer the metric of model {getattr(model, 'model_name', '?')!r}: it has "
-            f"{len(losses)} loss keys {losses}. Pass metric=... (e.g. metric='accuracy' with a 'max' mode), "
-            "or create the UpdateOp before the trace."
+            f"{owner}: cannot infer the metric of model {getattr(model, 'model_name', '?')!r}: the Network updates "
+            f"it with {len(losses)} loss keys {losses}. Pass metric=... (e.g. metric='accuracy' with "
+            "save_best_mode='max')."
         )
     return losses[0]
 

@@ -20,6 +20,7 @@ from fastest.errors import FastestValueError
 from fastest.op.op import to_list
 from fastest.trace.display import ImageSaver, ImageViewer
 from fastest.trace.essential import model_loss_key, to_number
+from fastest.trace.system import System
 from fastest.trace.tensorboard import TensorBoard
 from fastest.trace.trace import Data, Trace
 
@@ -85,18 +86,32 @@ class BestModelSaver(Trace):
 
     def __init__(self, model: nn.Module, save_dir: str, metric: str | None = None, save_best_mode: str = "min",
                  load_best_final: bool = False) -> None:
-        metric = metric if metric is not None else model_loss_key(model, "BestModelSaver")
         if save_best_mode not in ("min", "max"):
             raise FastestValueError(f"BestModelSaver: save_best_mode must be 'min' or 'max', received {save_best_mode!r}.")
-        super().__init__(inputs=metric, outputs=[f"since_best_{metric}", f"{save_best_mode}_{metric}"], mode="eval")
+        super().__init__(mode="eval")
         self.model = model
         self.save_dir = save_dir
-        self.metric = metric
         self.save_best_mode = save_best_mode
         self.load_best_final = load_best_final
+        self.metric = ""
+        if metric is not None:
+            self._watch(metric)
+
+    def _watch(self, metric: str) -> None:
+        self.metric = metric
+        self.inputs = [metric]
+        self.outputs = [f"since_best_{metric}", f"{self.save_best_mode}_{metric}"]
         self.fe_monitor_names = {metric}
-        safe = metric.replace("|", "_").replace("/", "_")
-        self.model_path = os.path.join(save_dir, f"{model.model_name}_best_{safe}.pt")
+
+    @property
+    def model_path(self) -> str:
+        safe = self.metric.replace("|", "_").replace("/", "_")
+        return os.path.join(self.save_dir, f"{self.model.model_name}_best_{safe}.pt")
+
+    def bind(self, system: System) -> None:
+        super().bind(system)
+        if not self.metric:  # default: the loss the Network updates the model with
+            self._watch(model_loss_key(system.network, self.model, "BestModelSaver"))
 
     def on_begin(self, data: Data) -> None:
         self.best: float | None = None

@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from fastest.summary.summary import Summary
 
 if TYPE_CHECKING:
     from fastest.network import Network
-    from fastest.pipeline import Pipeline
     from fastest.trace.trace import Trace
 
 
@@ -35,13 +36,15 @@ class System:
         summary: The :class:`~fastest.summary.summary.Summary` the run writes its logs to.
         global_rank: Process rank under a distributed strategy (0 alone); only rank 0 writes files.
         world_size: Number of processes.
+        seed: The run's seed: data sampling is a pure function of (seed, epoch, rank, position).
+            Set when ``fit`` starts from ``torch.initial_seed()`` (``fe.enable_deterministic`` sets it)
+            and shared by every process of a distributed run.
     """
 
-    def __init__(self, network: Network, pipeline: Pipeline, traces: list[Trace], total_epochs: int,
+    def __init__(self, network: Network, traces: list[Trace], total_epochs: int,
                  train_steps_per_epoch: int | None = None, eval_steps_per_epoch: int | None = None,
                  log_steps: int | None = 100) -> None:
         self.network = network
-        self.pipeline = pipeline
         self.traces = traces
         self.total_epochs = total_epochs
         self.train_steps_per_epoch = train_steps_per_epoch
@@ -49,6 +52,7 @@ class System:
         self.log_steps = log_steps
         self.global_rank = 0
         self.world_size = 1
+        self.seed = 0
         self.reset()
 
     def reset(self, summary_name: str | None = None) -> None:
@@ -61,6 +65,7 @@ class System:
         self.stop_training = False
         self.summary = Summary(summary_name)
         self.experiment_time = time.strftime("%Y-%m-%d-%H-%M-%S")
+        self.seed = torch.initial_seed()
 
     def reset_for_test(self, summary_name: str | None = None) -> None:
         """Keep the counters of ``fit`` (test logs land at the last training step)."""

@@ -20,13 +20,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from fastest.errors import (
-    FastestError,
     FastestKeyError,
     FastestValueError,
+    add_location,
     closest_match,
     missing_key_message,
 )
-from fastest.op.op import Keyed, where_error
+from fastest.op.op import Keyed
+from fastest.op.step import location
 
 if TYPE_CHECKING:
     from fastest.trace.system import System
@@ -117,6 +118,14 @@ class Trace(Keyed):
         super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
         self.fe_monitor_names: set[str] = set()
 
+    def bind(self, system: System) -> None:
+        """Attach the run state (``self.system``) once the run is known, before any key is checked.
+
+        A trace whose keys come from the run (e.g. a saver whose default metric is its model's loss
+        in the Network) overrides this to settle them; call ``super().bind(system)`` first.
+        """
+        self.system = system
+
     def on_begin(self, data: Data) -> None:
         """Before the first epoch (of fit, or of test)."""
 
@@ -140,15 +149,18 @@ class Trace(Keyed):
 
 
 def run_event(traces: list[Trace], event: str, data: Data, system: System) -> None:
-    """Call ``event`` on every trace in order; errors from a trace say which trace, event and step."""
+    """Call ``event`` on every trace in order.
+
+    An exception from a trace keeps its type and gets the trace, event, mode, epoch, step and ds_id
+    in its message.
+    """
     for trace in traces:
         try:
             getattr(trace, event)(data)
-        except FastestError:
-            raise
         except Exception as error:
             state = {"mode": system.mode, "epoch": system.epoch_idx, "step": system.global_step, "ds_id": system.ds_id}
-            raise where_error(error, type(trace).__name__, event, state) from error
+            add_location(error, f"{type(trace).__name__}.{event}", location(state))
+            raise
 
 
 def sort_traces(traces: list[Trace], available: Iterable[str] | None = None, where: str = "") -> list[Trace]:

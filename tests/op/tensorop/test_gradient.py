@@ -6,11 +6,19 @@ from torch import nn
 import fastest as fe
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.network import TorchUpdater
+from fastest.op.step import StepContext, StepEngine
 from fastest.op.tensorop.gradient import FGSM, GradientOp, Watch
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.op.tensorop.util import Average
 from tests.conftest import TinyNet
+
+
+def keeping_graph() -> StepContext:
+    """The state of an op inside a Network step whose graph a later op still needs."""
+    engine = StepEngine()
+    engine.retain_graph = True
+    return StepContext("train", engine=engine)
 
 
 def test_gradient_ops_need_autograd():
@@ -34,10 +42,10 @@ def test_gradient_op_inputs_equals_autograd():
     a, b = torch.randn(4, 3, requires_grad=True), torch.randn(5, requires_grad=True)
     fa, fb = (a.sin() * 3).sum(), b.exp()  # a non-scalar final is differentiated as its sum
     op = GradientOp(finals=["fa", "fb"], outputs=["ga", "gb"], inputs=["a", "b"])
-    ga, gb = op.forward([a, b, fa, fb], {"retain_graph": True})
+    ga, gb = op.forward([a, b, fa, fb], keeping_graph())
     assert torch.allclose(ga, torch.autograd.grad(fa, a, retain_graph=True)[0])
     assert torch.allclose(gb, torch.autograd.grad(fb.sum(), b, retain_graph=True)[0])
-    unused = GradientOp(finals="fa", outputs="g", inputs="b").forward([b, fa], {"retain_graph": True})
+    unused = GradientOp(finals="fa", outputs="g", inputs="b").forward([b, fa], keeping_graph())
     assert torch.equal(unused, torch.zeros(5))
 
 
@@ -47,7 +55,7 @@ def test_gradient_op_model_equals_autograd_and_feeds_update_op():
     x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
     loss = F.nll_loss(torch.log(model(x)), y)
     expected = torch.autograd.grad(loss, list(model.parameters()), retain_graph=True)
-    grads = GradientOp(finals="ce", outputs="grads", model=model).forward([loss], {"retain_graph": False})
+    grads = GradientOp(finals="ce", outputs="grads", model=model).forward([loss], StepContext("train"))
     assert len(grads) == 4 and all(torch.allclose(g, e) for g, e in zip(grads, expected))
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         loss.backward()  # retain_graph=False freed the graph
@@ -76,7 +84,7 @@ def test_fgsm_equals_hand_formula():
     loss = (x * weight).sum() + (x**2).sum()
     grad = torch.autograd.grad(loss, x, retain_graph=True)[0]
     op = FGSM(data="x", loss="loss", outputs="x_adv", epsilon=0.1, clip_low=0.0, clip_high=1.0)
-    adv = op.forward([x, loss], {"retain_graph": True})
+    adv = op.forward([x, loss], keeping_graph())
     assert not adv.requires_grad
     assert torch.equal(adv, torch.clamp(x.detach() + 0.1 * grad.sign(), 0.0, 1.0))
     default = FGSM(data="x", loss="loss", outputs="x_adv", epsilon=0.5).forward([x, loss], {})

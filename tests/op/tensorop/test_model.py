@@ -64,10 +64,12 @@ def test_update_op_does_nothing_in_warmup():
     assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
 
 
-def test_update_op_registers_the_loss_and_validates():
+def test_update_op_loss_keys_come_from_the_network_and_it_validates():
     m = fe.build(lambda: nn.Linear(2, 1), optimizer_fn="sgd")
-    UpdateOp(model=m, loss_name="mse")
-    assert m.loss_name == {"mse"}
+    other = fe.build(lambda: nn.Linear(2, 1), optimizer_fn="sgd")
+    net = fe.Network([UpdateOp(model=m, loss_name="mse"), UpdateOp(model=other, loss_name="ce")])
+    assert net.get_loss_keys(m) == {"mse"} and net.get_loss_keys() == {"mse", "ce"}
+    assert not hasattr(m, "loss_name")  # the model is not touched: savers do not depend on construction order
     with pytest.raises(FastestValueError, match="merge_grad must be an int >= 1"):
         UpdateOp(model=m, loss_name="mse", merge_grad=0)
     frozen = fe.build(lambda: nn.Linear(2, 1), optimizer_fn=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ class NumpyOp(Op):
     array([2, 3])
     """
 
-    def forward_batch(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward_batch(self, data: Any, state: Mapping[str, Any]) -> Any:
         """Run ``forward`` on every sample of a batch and stack the results back."""
         if self.in_list:
             size = len(data[0])
@@ -53,7 +53,7 @@ class LambdaOp(LambdaBase, NumpyOp):
     3
     """
 
-    def forward_batch(self, data: list[Any], state: dict[str, Any]) -> Any:
+    def forward_batch(self, data: list[Any], state: Mapping[str, Any]) -> Any:
         return self.fn(*data)
 
 
@@ -97,7 +97,7 @@ class RemoveIf(NumpyOp):
         self.fn = fn
         self.replacement = replacement
 
-    def should_remove(self, data: Any, state: dict[str, Any]) -> bool:
+    def should_remove(self, data: Any, state: Mapping[str, Any]) -> bool:
         return bool(self.fn(*data) if self.in_list else self.fn(data))
 
 

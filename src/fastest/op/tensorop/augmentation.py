@@ -8,7 +8,7 @@ tensors — use ``Onehot`` in the Pipeline. Random draws use torch's generator o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -86,7 +86,7 @@ class MixUpBatch(_MixBatch):
         super().__init__(inputs, outputs, mode, ds_id, alpha)
         self.shared_beta = shared_beta
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> list[torch.Tensor]:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> list[torch.Tensor]:
         self._check_float(data)
         first = data[0]
         lam = self._beta(first, () if self.shared_beta else (first.shape[0],))
@@ -141,7 +141,7 @@ class CutMixBatch(_MixBatch):
         x1, x2 = round(max(cx - cut_w / 2, 0.0)), round(min(cx + cut_w / 2, float(width)))
         return y1, y2, x1, x2
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> list[torch.Tensor]:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> list[torch.Tensor]:
         self._check_float(data)
         x, labels = data[0], data[1:]
         if x.ndim < 3:

@@ -1,13 +1,13 @@
 """Gradient ops: watch tensors, take gradients inside a step, and build FGSM adversarial samples.
 
 Each of these ops needs autograd, so their ``computes_gradients`` is True: the Network then records
-the graph even in "eval" mode and passes ``state["retain_graph"]``, which is True while a later op of
-the step still needs the graph (another gradient op, or an UpdateOp).
+the graph even in "eval" mode, and each of them keeps the graph while a later op of the step still
+needs it (another gradient op, or an UpdateOp).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -15,6 +15,7 @@ from torch import nn
 
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.op import to_list
+from fastest.op.step import engine_of
 from fastest.op.tensorop.tensorop import TensorOp
 
 
@@ -58,7 +59,7 @@ class Watch(_NeedsAutograd):
             return tensor
         return tensor.detach().requires_grad_()  # a new leaf on the same storage; the caller's tensor is untouched
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         if self.in_list:
             return [self._watch(key, value) for key, value in zip(self.inputs, data)]
         return self._watch(self.inputs[0], data)
@@ -121,9 +122,9 @@ class GradientOp(_NeedsAutograd):
         self.num_sources = len(sources)
         self.model = model
 
-    def forward(self, data: list[Any], state: dict[str, Any]) -> Any:
+    def forward(self, data: list[Any], state: Mapping[str, Any]) -> Any:
         sources, finals = data[:self.num_sources], data[self.num_sources:]
-        retain = state.get("retain_graph", False)
+        retain = engine_of(state).retain_graph
         params = [p for p in self.model.parameters() if p.requires_grad] if self.model is not None else []
         results: list[Any] = []
         for i, final in enumerate(finals):
@@ -176,14 +177,14 @@ class FGSM(_NeedsAutograd):
         self.clip_low = clip_low
         self.clip_high = clip_high
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         x, loss = data
         if not isinstance(x, torch.Tensor) or not x.requires_grad:
             raise FastestValueError(
                 f"FGSM needs the gradient of {self.inputs[1]!r} with respect to {self.inputs[0]!r}, but "
                 f"{self.inputs[0]!r} was not watched. Add Watch(inputs={self.inputs[0]!r}) before the ModelOp "
                 "that reads it.")
-        grad = _grad(loss, [x], state.get("retain_graph", False))[0]
+        grad = _grad(loss, [x], engine_of(state).retain_graph)[0]
         x = x.detach()
         low = x.min() if self.clip_low is None else torch.as_tensor(self.clip_low, dtype=x.dtype, device=x.device)
         high = x.max() if self.clip_high is None else torch.as_tensor(self.clip_high, dtype=x.dtype, device=x.device)

@@ -37,7 +37,7 @@ class LossOp(TensorOp):
     def true_key(self) -> str:
         return self.inputs[1]
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         return data[0] if self.in_list else data
 
 
@@ -93,7 +93,7 @@ class CrossEntropy(LossOp):
             return "categorical"
         return "sparse"
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         y_pred, y_true = data
         form = self.form or self.infer_form(y_pred, y_true)
         fn = {"binary": backend.binary_crossentropy, "categorical": backend.categorical_crossentropy,
@@ -110,7 +110,7 @@ class MeanSquaredError(LossOp):
     2.0
     """
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         y_pred, y_true = data
         return backend.mean_squared_error(y_pred, y_true, average_loss=self.average_loss)
 
@@ -181,7 +181,7 @@ class FocalLoss(_PairLoss):
         self.from_logits = from_logits
         self.normalize = normalize
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         y_pred, y_true = data
         # average_loss=False (set by SuperLoss, for instance) asks for one value per sample
         reduction = self.sample_reduction if self.average_loss else "none"
@@ -252,7 +252,7 @@ class DiceLoss(_PairLoss):
             weights[channel] = weight
         return weights
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         y_pred, y_true = data
         return -backend.dice_score(y_pred, y_true, soft_dice=self.soft_dice, sample_average=self.average_loss,
                                    channel_average=self.channel_average, channel_weights=self._weights(y_pred),
@@ -267,7 +267,7 @@ class Hinge(_PairLoss):
     tensor([1., 1.])
     """
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         y_pred, y_true = data
         loss = backend.hinge(y_true, y_pred)
         return loss.mean() if self.average_loss else loss
@@ -313,7 +313,7 @@ class L1Loss(_PairLoss):
         self.loss_type = loss_type
         self.beta = beta
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         y_pred, y_true = data
         if self.loss_type == "L1":
             loss = backend.l1_loss(y_true, y_pred)

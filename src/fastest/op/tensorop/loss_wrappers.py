@@ -6,7 +6,7 @@ Import them from ``fastest.op.tensorop.loss`` like every other loss.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -78,7 +78,7 @@ class SuperLoss(LossOp):
         self.regularization = float(regularization)
         self.tau: dict[str, torch.Tensor] = {}
 
-    def _tau(self, loss: torch.Tensor, state: dict[str, Any]) -> torch.Tensor | float:
+    def _tau(self, loss: torch.Tensor, state: Mapping[str, Any]) -> torch.Tensor | float:
         if self.threshold != "exp":
             return float(self.threshold)
         mode = state.get("mode", "train")
@@ -89,7 +89,7 @@ class SuperLoss(LossOp):
             self.tau[mode] = tau
         return tau
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         loss = self.loss.forward(data, state)
         tau = self._tau(loss, state)
         cap = -1.9999998 / math.e  # a hair above -2/e keeps W away from its branch point
@@ -138,7 +138,7 @@ class L2Regularization(TensorOp):
         self.model = model
         self.beta = beta
 
-    def forward(self, data: torch.Tensor, state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: torch.Tensor, state: Mapping[str, Any]) -> torch.Tensor:
         return data + backend.l2_regularization(self.model, self.beta).to(data.device)
 
 

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from fastest.errors import FastestTypeError, FastestValueError
+from fastest.op.step import engine_of
 from fastest.op.tensorop.tensorop import TensorOp
 
 
+@dataclass(frozen=True)
+class BuildInfo:
+    """What ``fe.build`` recorded about a model besides FastEstimator's attributes (``model_name``,
+    ``optimizer``, ``current_optimizer``); kept as ``model.fe_build``."""
+
+    mixed_precision: bool = False
+    auto_name: bool = False  # no model_name given: the Network names it
+
+
+def is_built(model: Any) -> bool:
+    """True for a model that went through ``fe.build``."""
+    return isinstance(getattr(model, "fe_build", None), BuildInfo)
+
+
 def _check_built(model: Any, owner: str) -> None:
-    if not isinstance(model, nn.Module) or not getattr(model, "fe_compiled", False):
+    if not isinstance(model, nn.Module) or not is_built(model):
         raise FastestTypeError(
             f"{owner} received {type(model).__name__}, which was not built by fe.build. Wrap it first: "
             "model = fe.build(model_fn=lambda: MyModel(), optimizer_fn='adam')."
@@ -97,7 +113,7 @@ class ModelOp(TensorOp):
     def get_fe_models(self) -> list[nn.Module]:
         return [self.model]
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         training = state.get("mode") == "train" and self.trainable
         if self.model.training != training:
             self.model.train(training)
@@ -153,7 +169,6 @@ class UpdateOp(TensorOp):
         self.merge_grad = merge_grad
         self.defer = defer
         self._accumulated = 0
-        model.loss_name.add(loss_name)  # type: ignore[operator, arg-type]
 
     def get_fe_models(self) -> list[nn.Module]:
         return [self.model]
@@ -165,10 +180,10 @@ class UpdateOp(TensorOp):
     def computes_gradients(self) -> bool:
         return self.gradients is None
 
-    def forward(self, data: Any, state: dict[str, Any]) -> None:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> None:
         if state.get("warmup"):
             return
-        updater = state["updater"]
+        engine = engine_of(state)
         if self.gradients is not None:
             for param, grad in zip([p for p in self.model.parameters() if p.requires_grad], data):
                 param.grad = grad if param.grad is None else param.grad + grad
@@ -176,12 +191,13 @@ class UpdateOp(TensorOp):
             loss = data if data.ndim == 0 else data.mean()
             if self.merge_grad > 1:
                 loss = loss / self.merge_grad
-            updater.backward(loss, self.model, retain_graph=state.get("retain_graph", False))
+            engine.updater.backward(loss, self.model, retain_graph=engine.retain_graph)
         self._accumulated += 1
         if self._accumulated < self.merge_grad:
             return
         self._accumulated = 0
-        if self.defer or state.get("defer_updates"):
-            state["deferred"].append(self.model)
+        if (self.defer or engine.defer_updates) and "deferred" in state:
+            updater, model = engine.updater, self.model
+            state["deferred"][model.model_name] = [lambda: updater.step(model)]  # one step per model, like FE
         else:
-            updater.step(self.model)
+            engine.updater.step(self.model)

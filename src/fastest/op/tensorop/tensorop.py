@@ -10,14 +10,16 @@ from fastest.op.op import DeleteBase, LambdaBase, Op
 class TensorOp(Op):
     """An op of the Network. ``forward`` sees a batch of torch tensors on the training device.
 
-    ``state`` holds ``mode``, ``epoch``, ``ds_id``, ``warmup`` (True during the preflight smoke step,
-    when nothing may be updated) and the ``updater`` that UpdateOps use for backward and stepping.
+    ``state`` is the step's read-only :class:`~fastest.op.step.StepContext` with FastEstimator's keys:
+    ``mode``, ``epoch``, ``ds_id``, ``warmup`` (True during the preflight's smoke step, when nothing
+    may be updated), ``req_grad`` and ``deferred`` (``{name: [callables]}`` run after the step).
 
     >>> import torch
+    >>> from fastest.op.step import StepContext
     >>> class Scale(TensorOp):
     ...     def forward(self, data, state):
-    ...         return data * 0.5
-    >>> Scale(inputs="x", outputs="x").forward(torch.tensor([2.0]), {})
+    ...         return data * (0.5 if state["mode"] == "train" else 1.0)
+    >>> Scale(inputs="x", outputs="x").forward(torch.tensor([2.0]), StepContext("train"))
     tensor([1.])
     """
 

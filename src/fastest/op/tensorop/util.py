@@ -6,7 +6,7 @@ input; a single-string key passes and returns a bare tensor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -30,7 +30,7 @@ class _PerKey(TensorOp):
     def transform(self, tensor: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         if self.in_list:
             results = [self.transform(value) for value in data]
             return results if self.out_list else results[0]
@@ -80,7 +80,7 @@ class Average(TensorOp):
                                     f"and outputs={self.outputs}.")
         self.in_list = True
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> torch.Tensor:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
         return torch.stack(torch.broadcast_tensors(*data)).mean(dim=0)
 
 
@@ -115,7 +115,7 @@ class Gather(TensorOp):
         self.num_indices = len(index_keys)
         self.in_list = True
 
-    def forward(self, data: list[torch.Tensor], state: dict[str, Any]) -> Any:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> Any:
         indices, values = data[:self.num_indices], data[self.num_indices:]
         results = []
         for i, tensor in enumerate(values):

@@ -15,7 +15,7 @@ import torchmetrics.classification as tmc
 from torchmetrics import Metric
 
 from fastest.errors import FastestValueError
-from fastest.trace.metric import MetricTrace, Modes
+from fastest.trace.metric.base import MetricTrace, Modes
 
 
 class _Classification(MetricTrace):

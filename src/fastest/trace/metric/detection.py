@@ -10,7 +10,7 @@ import torch
 from torchmetrics import Metric
 
 from fastest.errors import FastestValueError
-from fastest.trace.metric import MetricTrace, Modes
+from fastest.trace.metric.base import MetricTrace, Modes
 
 
 class MeanAveragePrecision(MetricTrace):

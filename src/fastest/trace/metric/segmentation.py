@@ -11,7 +11,7 @@ from torchmetrics.segmentation import DiceScore
 
 from fastest.errors import FastestValueError
 from fastest.trace.essential import to_number
-from fastest.trace.metric import MetricTrace, Modes
+from fastest.trace.metric.base import MetricTrace, Modes
 
 
 class Dice(MetricTrace):

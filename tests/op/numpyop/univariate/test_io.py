@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastest.errors import FastestRuntimeError, FastestValueError
+from fastest.errors import FastestValueError
 from fastest.op.numpyop.univariate import ReadImage
 from fastest.op.op import run_op
 
@@ -40,5 +40,5 @@ def test_read_image_grey_unchanged_and_opencv_flags(rgb_file, tmp_path):
 def test_read_image_errors(tmp_path):
     with pytest.raises(FastestValueError, match="unknown color_flag 'sepia'"):
         ReadImage("p", "i", color_flag="sepia")
-    with pytest.raises(FastestRuntimeError, match="ReadImage.forward failed.*missing.png"):
+    with pytest.raises(FileNotFoundError, match="ReadImage.forward failed.*missing.png"):
         run_op(ReadImage("p", "i"), {"p": str(tmp_path / "missing.png")}, {"mode": "train"})

@@ -8,7 +8,7 @@ alike, and a keypoint stays on the pixel it marks under every op.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
 import numpy as np
@@ -147,7 +147,7 @@ class MultiVariate(NumpyOp):
         raise NotImplementedError
 
     # ----- the op --------------------------------------------------------------------------------------------
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         if self.image_only:
             return self.apply_image(data, self.get_params(data.shape[0], data.shape[1]))
         values = data if self.in_list else [data]

@@ -8,7 +8,7 @@ draw to every input key, so ``inputs=["image", "image2"]`` get the same transfor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ class _PerKey(NumpyOp):
         """Transform every value (random subclasses draw once here and share the draw)."""
         return [self.transform(v) for v in values]
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         if not self.in_list and type(self).apply_all is _PerKey.apply_all:  # the per-sample hot path
             return self.transform(np.asarray(data) if self.as_array else data)
         values = list(data) if self.in_list else [data]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,7 +96,7 @@ class Normalize(_PerKey):
         rows /= np.broadcast_to(self.std, tail).reshape(-1)
         return out
 
-    def forward_batch(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward_batch(self, data: Any, state: Mapping[str, Any]) -> Any:
         """The whole batch in one call: the statistics broadcast over the last axis, sample or batch alike."""
         values = list(data) if self.in_list else [data]
         if any(np.ndim(v) <= max(self.mean.ndim, self.std.ndim) for v in values):
@@ -140,7 +140,7 @@ class ChannelTranspose(_PerKey):
     def transform(self, value: np.ndarray) -> np.ndarray:
         return self._transpose(value, batch=False)
 
-    def forward_batch(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward_batch(self, data: Any, state: Mapping[str, Any]) -> Any:
         """Transpose the whole batch at once, keeping the batch axis first."""
         values = list(data) if self.in_list else [data]
         out = [self._transpose(np.asarray(v), batch=True) for v in values]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -160,13 +160,13 @@ class RUA(NumpyOp):
             raise FastestValueError("RUA: choices leave no augmentation to pick from.")
         return pool
 
-    def forward(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         return self._run(data, state, "forward")
 
-    def forward_batch(self, data: Any, state: dict[str, Any]) -> Any:
+    def forward_batch(self, data: Any, state: Mapping[str, Any]) -> Any:
         return self._run(data, state, "forward_batch")
 
-    def _run(self, data: Any, state: dict[str, Any], method: str) -> Any:
+    def _run(self, data: Any, state: Mapping[str, Any], method: str) -> Any:
         values = list(data) if self.in_list else [data]
         store = dict(zip(self.inputs, values))
         count = self.num_ops + int(np.random.random() < self.extra_prob)

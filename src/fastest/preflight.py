@@ -1,0 +1,148 @@
+"""The preflight: everything checked before the first training step.
+
+1. The key graph. For every signature epoch (where some scheduled item changes) × mode × ds_id,
+   keys flow dataset → pipeline ops → network ops → traces; every input must be produced before it
+   is read (:func:`walk_keys`, :func:`check_keys`). The same walk serves the Estimator, the
+   Pipeline (which keys a batch has) and ``OpRunner`` in users' own LightningModules.
+2. The smoke step (:func:`smoke_step`, ``fit(warmup=True)``): one real batch per combination
+   through pipeline and network, with no weight update and no trace events, so shape and dtype
+   errors surface in seconds. Random generator states and the models' buffers are restored.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from fastest.errors import FastestKeyError, FastestTypeError, missing_key_message
+from fastest.op.op import keys_after
+from fastest.schedule import get_current_items, signature_epochs
+from fastest.trace.essential import EvalEssential, TrainEssential
+from fastest.trace.trace import Trace, sort_traces
+
+
+def describe(mode: str, epoch: int | None = None, ds_id: str = "") -> str:
+    """Where a check applies, for messages: ``mode 'train', epoch 3, ds_id 'a'``."""
+    return f"mode {mode!r}" + (f", epoch {epoch}" if epoch is not None else "") + (f", ds_id {ds_id!r}" if ds_id else "")
+
+
+def peek_keys(source: Any) -> list[str]:
+    """The keys of a dataset's first sample (or of a DataLoader's first batch)."""
+    from torch.utils.data import DataLoader
+
+    first = next(iter(source)) if isinstance(source, DataLoader) else source[0]
+    if isinstance(first, list) and getattr(source, "fe_batch", None) is not None:
+        first = first[0]
+    if not isinstance(first, Mapping):
+        raise FastestTypeError(
+            f"{type(source).__name__} yields {type(first).__name__}; Pipeline data must be dicts such as "
+            "{'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
+        )
+    return list(first)
+
+
+def walk_keys(ops: Iterable[Any], keys: Iterable[str], kind: str = "op", where: str = "",
+              check: bool = True) -> set[str]:
+    """Follow ops in order from ``keys``: outputs are added, deleted keys removed; returns the keys after.
+
+    With ``check``, an input that is not there yet raises a :class:`FastestKeyError` naming the op,
+    the key, ``where``, the available keys and the closest match.
+
+    >>> from fastest.op.op import Op
+    >>> sorted(walk_keys([Op(inputs="x", outputs="y")], {"x"}))
+    ['x', 'y']
+    >>> walk_keys([Op(inputs="x_", outputs="y")], {"x"}, "network op", "mode 'train'")
+    Traceback (most recent call last):
+    ...
+    fastest.errors.FastestKeyError: Op (network op) reads key 'x_' in mode 'train', but nothing produces it before Op runs. Available keys: 'x'. Did you mean 'x'?
+    """
+    keys = set(keys)
+    for op in ops:
+        if check:
+            for key in op.inputs:
+                if key not in keys:
+                    raise FastestKeyError(missing_key_message(f"{type(op).__name__} ({kind})", key, keys, where))
+        keys = keys_after(op, keys)
+    return keys
+
+
+def run_signature_epochs(pipeline: Any, network: Any, traces: list[Any], mode: str, total_epochs: int) -> list[int]:
+    """Epochs at which something of ``mode`` may change (epoch 1 included) and the mode has data."""
+    items = pipeline.get_scheduled_items(mode) + network.get_scheduled_items(mode) + traces
+    return [e for e in signature_epochs(items, total_epochs) if pipeline.get_ds_ids(e, mode)]
+
+
+def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[str], total_epochs: int,
+               monitor_names: Iterable[str] = ()) -> dict[str, set[str]]:
+    """The static key check, dataset → pipeline ops → network ops → traces, for every signature epoch,
+    mode and ds_id. Returns the keys each mode's batches must keep (the rest is pruned)."""
+    monitor = set(monitor_names)
+    needed: dict[str, set[str]] = {}
+    seen_anywhere: set[str] = set()
+    for mode in modes:
+        needed[mode] = set(monitor)
+        for epoch in run_signature_epochs(pipeline, network, traces, mode, total_epochs):
+            for ds_id in pipeline.get_ds_ids(epoch, mode):
+                where = describe(mode, epoch, ds_id)
+                sample_ops, _, batch_ops = pipeline.get_ops(mode, epoch, ds_id)
+                keys = walk_keys(sample_ops + batch_ops, peek_keys(pipeline.get_source(mode, epoch, ds_id)),
+                                 "pipeline op", where)
+                network_ops = network.plan(mode, epoch, ds_id).ops
+                produced: set[str] = set()
+                for op in network_ops:
+                    needed[mode] |= {k for k in op.inputs if k not in produced}
+                    produced |= set(op.outputs)
+                keys = walk_keys(network_ops, keys, "network op", where)
+                active: list[Trace] = get_current_items(traces, mode, epoch, ds_id)
+                sort_traces(active, available=keys, where=where)
+                for trace in active:
+                    needed[mode] |= {k for k in trace.inputs if k != "*"}
+                    if not isinstance(trace, (TrainEssential, EvalEssential)):  # they only echo monitored keys
+                        seen_anywhere |= set(trace.outputs)
+                seen_anywhere |= keys
+    missing = sorted(monitor - seen_anywhere)
+    if missing:
+        raise FastestKeyError(
+            f"Estimator: monitor_names {missing} are never produced by the pipeline, network or traces in "
+            f"modes {sorted(modes)}. Available keys include: {sorted(seen_anywhere)}."
+        )
+    return needed
+
+
+def smoke_step(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[str], total_epochs: int,
+               output_keys: Mapping[str, set[str]]) -> None:
+    """One real batch per signature epoch × mode × ds_id through pipeline and network, no update.
+
+    Traces are sorted against the real keys of each step (an input nothing provides is an error).
+    Random generator states, the models' buffers (e.g. batch-norm statistics), train/eval flags and
+    gradients are restored, so a run with the smoke step gives the same weights as one without.
+    """
+    buffers = [(b, b.detach().clone()) for m in network.models for b in m.buffers()]
+    flags = [(mod, mod.training) for m in network.models for mod in m.modules()]
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            for mode in modes:
+                for epoch in run_signature_epochs(pipeline, network, traces, mode, total_epochs):
+                    network.set_epoch(epoch)
+                    for ds_id in pipeline.get_ds_ids(epoch, mode):
+                        loader = pipeline.get_loader(mode, epoch, ds_id, shuffle=False,
+                                                     output_keys=output_keys.get(mode), num_process=0)
+                        store = network.run_step(next(iter(loader)), mode, epoch, ds_id, step=0, warmup=True)
+                        sort_traces(get_current_items(traces, mode, epoch, ds_id), available=store,
+                                    where=describe(mode, epoch, ds_id))
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+        for module, training in flags:
+            module.training = training
+        for model in network.models:
+            for param in model.parameters():
+                param.grad = None

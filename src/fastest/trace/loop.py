@@ -1,0 +1,163 @@
+"""FastEstimator's trace event order as a small state machine, free of Lightning.
+
+The Lightning bridge (``fastest.lightning.callback``) and the testing kit (``fastest.testing``)
+both drive an :class:`EventLoop`, so traces hear the same events in the same order in a real run
+and in a scripted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastest.trace.system import System
+from fastest.trace.trace import Data, Trace, run_event
+
+TraceSource = Callable[[str, int, str], list[Trace]]
+DsIdSource = Callable[[str, int], list[str]]
+
+
+class EventLoop:
+    """Runs the six trace events in FastEstimator's order and keeps ``System``'s counters.
+
+    A driver calls ``begin(modes)``, then per epoch ``epoch_begin(mode)``, per batch
+    ``batch_begin`` and ``batch_end``, then ``epoch_end(mode)``, and finally ``end(modes)``. The loop
+    applies FastEstimator's rules:
+
+    - ``epoch_idx`` grows when a train epoch begins; eval and test epochs keep it. ``batch_idx``
+      counts the batches of the current epoch; ``global_step`` counts training batches (one step is
+      one batch, whatever the number of optimizers). All three are 1-based.
+    - An eval epoch that begins while the train epoch is open ends the train epoch first.
+    - A stop (``system.stop_training``) set during a train batch abandons that epoch: no train
+      epoch end and no eval epoch (a NaN model is not evaluated); the driver stops and calls
+      ``end``. A stop set at an epoch end takes effect after it.
+
+    Args:
+        system: The run state the traces share.
+        traces_for: ``(mode, epoch, ds_id) -> sorted traces`` active there (epoch 0: any epoch).
+        ds_ids: ``(mode, epoch) -> dataset ids`` of the mode.
+        sync_stop: Combines ``stop_training`` across processes and tells the driver to stop
+            (default: the value as it is).
+        on_logs: Receives the values traces log at each event (e.g. to forward them to loggers).
+    """
+
+    def __init__(self, system: System, traces_for: TraceSource, ds_ids: DsIdSource,
+                 sync_stop: Callable[[bool], bool] | None = None,
+                 on_logs: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.system = system
+        self.traces_for = traces_for
+        self.ds_ids = ds_ids
+        self.sync_stop = sync_stop or (lambda stop: stop)
+        self.on_logs = on_logs
+        self._cache: dict[tuple[str, int, str, str], list[Trace]] = {}
+        self.train_open = False
+        self.stopped_mid_epoch = False
+        self._skip_batch = False
+
+    def clear_cache(self) -> None:
+        """Forget which traces hear which event (when ``traces_for`` or ``ds_ids`` change)."""
+        self._cache.clear()
+
+    def _mode_ds_ids(self, mode: str) -> list[str]:
+        return self.ds_ids(mode, max(self.system.epoch_idx, 1)) or [""]
+
+    def _traces(self, event: str, mode: str, ds_id: str | None = None) -> list[Trace]:
+        """Traces of ``mode`` that override ``event`` (``ds_id`` None: those of any dataset of the mode)."""
+        epoch = 0 if event in ("on_begin", "on_end") else max(self.system.epoch_idx, 1)
+        key = (event, epoch, mode, "*" if ds_id is None else ds_id)
+        traces = self._cache.get(key)
+        if traces is None:
+            found: list[Trace] = []
+            for ds in self._mode_ds_ids(mode) if ds_id is None else [ds_id]:
+                found += [t for t in self.traces_for(mode, epoch, ds) if all(t is not f for f in found)]
+            traces = [t for t in found if getattr(type(t), event) is not getattr(Trace, event)]
+            self._cache[key] = traces
+        return traces
+
+    def _run(self, traces: list[Trace], event: str, data: Data) -> dict[str, Any]:
+        if not traces:
+            return {}
+        run_event(traces, event, data, self.system)
+        logs = data.read_logs()
+        if logs and self.on_logs is not None:
+            self.on_logs(logs)
+        return logs
+
+    def _for_modes(self, event: str, modes: Iterable[str]) -> list[Trace]:
+        found: list[Trace] = []
+        for mode in modes:
+            found += [t for t in self._traces(event, mode) if all(t is not f for f in found)]
+        return found
+
+    def skips(self, mode: str) -> bool:
+        """True for events of ``mode`` that do not happen: evaluation after a mid-epoch stop."""
+        return mode == "eval" and self.stopped_mid_epoch
+
+    # ----- events ------------------------------------------------------------------------------------------
+    def begin(self, modes: tuple[str, ...]) -> None:
+        """``on_begin`` of the traces of ``modes`` (("train", "eval") for fit, ("test",) for test)."""
+        self.system.mode = modes[0]
+        self.train_open = self.stopped_mid_epoch = False
+        self._run(self._for_modes("on_begin", modes), "on_begin", Data())
+
+    def epoch_begin(self, mode: str) -> None:
+        if self.skips(mode):
+            return
+        if mode == "train":
+            self.system.epoch_idx += 1
+            self.system.network.set_epoch(self.system.epoch_idx)
+            self.train_open = True
+        else:
+            self.close_train_epoch()
+        self.system.mode = mode
+        self.system.batch_idx = 0
+        self.system.ds_id = self._mode_ds_ids(mode)[0]
+        self._run(self._traces("on_epoch_begin", mode), "on_epoch_begin", Data())
+
+    def batch_begin(self, mode: str, batch: dict[str, Any], ds_id: str | None = None) -> None:
+        """``ds_id`` None: the mode's first dataset."""
+        self._skip_batch = self.skips(mode)
+        if self._skip_batch:
+            return
+        self.system.mode = mode
+        self.system.ds_id = ds_id if ds_id is not None else self._mode_ds_ids(mode)[0]
+        self.system.batch_idx += 1
+        if mode == "train":
+            self.system.global_step += 1
+        self._run(self._traces("on_batch_begin", mode, self.system.ds_id), "on_batch_begin", Data(batch))
+
+    def batch_end(self, mode: str, batch: dict[str, Any]) -> None:
+        """``batch`` is what traces see: the batch and the Network's predictions."""
+        if self._skip_batch:
+            return
+        self._run(self._traces("on_batch_end", mode, self.system.ds_id), "on_batch_end", Data(batch))
+        if mode == "train":
+            self.system.stop_training = self.sync_stop(self.system.stop_training)
+            self.stopped_mid_epoch = self.system.stop_training
+
+    def epoch_end(self, mode: str, data: Data | None = None) -> dict[str, Any]:
+        """``on_epoch_end``; ``data`` may hold values already logged. Returns the epoch's logs."""
+        if self.skips(mode):
+            return {}
+        if mode == "train":
+            if not self.train_open:
+                return {}
+            self.train_open = False
+            if self.stopped_mid_epoch:
+                return {}
+        self.system.mode = mode
+        data = data if data is not None else Data()
+        self._run(self._traces("on_epoch_end", mode), "on_epoch_end", data)
+        self.system.stop_training = self.sync_stop(self.system.stop_training)
+        if mode == "eval":
+            self.system.mode = "train"
+        return data.read_logs()
+
+    def close_train_epoch(self) -> None:
+        """End the train epoch if it is still open (Lightning validates before its train epoch ends)."""
+        if self.train_open:
+            self.epoch_end("train")
+
+    def end(self, modes: tuple[str, ...]) -> None:
+        self.close_train_epoch()
+        self._run(self._for_modes("on_end", modes), "on_end", Data())

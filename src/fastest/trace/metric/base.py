@@ -1,0 +1,87 @@
+"""The base of the metric traces, :class:`MetricTrace`, and ``metric_direction``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torchmetrics import Metric
+
+from fastest.trace.essential import to_number
+from fastest.trace.trace import Data, Trace
+
+Modes = str | Iterable[str] | None
+
+
+class MetricTrace(Trace):
+    """Base of the metric traces: one torchmetrics object for all data plus one per dataset id.
+
+    Subclasses implement ``make_metric(y_pred, y_true)`` (built on the first batch, so shapes such
+    as the number of classes are known) and may override ``prepare`` (inputs → what the metric's
+    ``update`` takes), ``instance_values`` (one value per sample, written as a per-instance log)
+    and ``results`` (the computed value → ``{output_name: value}``).
+
+    Attributes:
+        higher_is_better: Direction of improvement (None: not a score), used by savers and early stopping.
+    """
+
+    higher_is_better: bool | None = True
+
+    def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
+                 ds_id: str | Iterable[str] | None = None, output_name: str | Sequence[str] = "metric",
+                 per_ds: bool = True) -> None:
+        super().__init__(inputs=[true_key, pred_key], outputs=output_name, mode=mode, ds_id=ds_id)
+        self.true_key = true_key
+        self.pred_key = pred_key
+        self.output_name = output_name
+        self.per_ds = per_ds and not any("|" in name for name in self.outputs)
+
+    def make_metric(self, y_pred: Any, y_true: Any) -> Metric:
+        raise NotImplementedError
+
+    def prepare(self, y_pred: Any, y_true: Any) -> tuple[Any, Any]:
+        return y_pred, y_true
+
+    def instance_values(self, y_pred: Any, y_true: Any) -> torch.Tensor | None:
+        return None
+
+    def results(self, value: Any) -> dict[str, Any]:
+        return {self.outputs[0]: to_number(value)}
+
+    def on_epoch_begin(self, data: Data) -> None:
+        self.metrics: dict[str, Metric] = {}
+
+    def on_batch_end(self, data: Data) -> None:
+        raw_true = data[self.true_key]
+        y_pred, y_true = self.prepare(_detach(data[self.pred_key]), raw_true)
+        per_instance = self.instance_values(y_pred, y_true)
+        if per_instance is not None:
+            data.write_per_instance_log(self.outputs[0], per_instance)
+        keys = ["", self.system.ds_id] if self.per_ds and self.system.ds_id else [""]
+        for key in keys:
+            metric = self.metrics.get(key)
+            if metric is None:
+                device = raw_true.device if isinstance(raw_true, torch.Tensor) else "cpu"
+                metric = self.metrics[key] = self.make_metric(y_pred, y_true).to(device)
+            metric.update(y_pred, y_true)
+
+    def on_epoch_end(self, data: Data) -> None:
+        for key, metric in self.metrics.items():
+            if key and len(self.metrics) == 2:  # one dataset: its value is the pooled value
+                continue
+            for name, value in self.results(metric.compute()).items():
+                data.write_with_log(f"{name}|{key}" if key else name, value)
+
+
+def _detach(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, (list, tuple)):
+        return [_detach(v) for v in value]
+    return value
+
+
+def metric_direction(trace: Any, default: str = "min") -> str:
+    """"max" if the trace's metric improves upward, else ``default``."""
+    return "max" if getattr(trace, "higher_is_better", False) else default

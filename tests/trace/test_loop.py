@@ -1,0 +1,86 @@
+"""The testing kit and a real Estimator drive the same event loop: same events, same order, same counters."""
+
+import numpy as np
+import torch
+from torch import nn
+
+import fastest as fe
+from fastest.dataset import NumpyDataset
+from fastest.op.tensorop.loss import CrossEntropy
+from fastest.op.tensorop.model import ModelOp, UpdateOp
+from fastest.testing import Epoch, run_epochs
+from fastest.trace.trace import Trace
+
+EVENTS = ("on_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end", "on_end")
+
+
+class Recorder(Trace):
+    """Records every event with the counters it saw; stops training at a given training step."""
+
+    def __init__(self, stop_at_step: int | None = None) -> None:
+        super().__init__(mode=None)
+        self.stop_at_step = stop_at_step
+        self.events: list[tuple] = []
+
+    def _record(self, event: str) -> None:
+        s = self.system
+        self.events.append((event, s.mode, s.epoch_idx, s.batch_idx, s.global_step, s.stop_training))
+
+    def on_begin(self, data): self._record("on_begin")
+    def on_epoch_begin(self, data): self._record("on_epoch_begin")
+    def on_batch_begin(self, data): self._record("on_batch_begin")
+    def on_epoch_end(self, data): self._record("on_epoch_end")
+    def on_end(self, data): self._record("on_end")
+
+    def on_batch_end(self, data):
+        self._record("on_batch_end")
+        if self.system.mode == "train" and self.system.global_step == self.stop_at_step:
+            self.system.stop_training = True
+
+
+def data(n: int, seed: int) -> NumpyDataset:
+    rng = np.random.default_rng(seed)
+    return NumpyDataset({"x": rng.normal(size=(n, 3)).astype(np.float32), "y": rng.integers(0, 2, n)})
+
+
+def real_run(stop_at_step: int | None) -> list[tuple]:
+    """fit (3 epochs of 3 train batches and 2 eval batches) then test (1 batch)."""
+    model = fe.build(lambda: nn.Sequential(nn.Linear(3, 2), nn.Softmax(-1)), optimizer_fn="sgd")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    pipeline = fe.Pipeline(train_data=data(12, 0), eval_data=data(8, 1), test_data=data(4, 2), batch_size=4,
+                           num_process=0)
+    recorder = Recorder(stop_at_step)
+    estimator = fe.Estimator(pipeline, network, epochs=3, traces=[recorder], log_steps=None, progress_bar=False,
+                             accelerator="cpu")
+    estimator.fit()
+    estimator.test()
+    return recorder.events
+
+
+def scripted_run(stop_at_step: int | None) -> list[tuple]:
+    batch = {"x": torch.zeros(4, 3)}
+    train, evals = Epoch([batch] * 3, mode="train"), Epoch([batch] * 2, mode="eval")
+    recorder = Recorder(stop_at_step)
+    run_epochs(recorder, [train, evals] * 3 + [Epoch([batch], mode="test")])
+    return recorder.events
+
+
+def test_kit_and_estimator_hear_identical_events():
+    real = real_run(stop_at_step=None)
+    assert real == scripted_run(stop_at_step=None)
+    assert sum(e[0] == "on_batch_end" and e[1] == "train" for e in real) == 9
+    assert real[-6:] == [("on_begin", "test", 3, 0, 9, False), ("on_epoch_begin", "test", 3, 0, 9, False),
+                         ("on_batch_begin", "test", 3, 1, 9, False), ("on_batch_end", "test", 3, 1, 9, False),
+                         ("on_epoch_end", "test", 3, 1, 9, False), ("on_end", "test", 3, 1, 9, False)]
+
+
+def test_kit_and_estimator_agree_on_a_mid_epoch_stop_and_the_test_after_it():
+    real = real_run(stop_at_step=8)  # the 2nd batch of epoch 3
+    assert real == scripted_run(stop_at_step=8)
+    fit = real[:real.index(("on_begin", "test", 3, 0, 8, False))]
+    # epoch 3 is abandoned: no train epoch end, no eval epoch, straight to on_end
+    assert fit[-3:] == [("on_batch_begin", "train", 3, 2, 8, False), ("on_batch_end", "train", 3, 2, 8, False),
+                        ("on_end", "train", 3, 2, 8, True)]
+    assert [e[0] for e in real[len(fit):]] == ["on_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end",
+                                               "on_epoch_end", "on_end"]
