@@ -157,10 +157,10 @@ class Estimator:
         return self._sorted[key]
 
     # ----- running -------------------------------------------------------------------------------------------
-    def _preflight(self, modes: tuple[str, ...], warmup: bool) -> dict[str, set[str]]:
-        """Key check (and with ``warmup`` the smoke step) for ``modes``; returns the keys batches keep."""
+    def _preflight(self, modes: tuple[str, ...], with_smoke_step: bool) -> dict[str, set[str]]:
+        """Key check (and the smoke step) for ``modes``; returns the keys batches keep."""
         output_keys = check_keys(self.pipeline, self.network, self.traces, modes, self.epochs, self.monitor_names)
-        if warmup:
+        if with_smoke_step:
             smoke_step(self.pipeline, self.network, self.traces, modes, self.epochs, output_keys)
         return output_keys
 
@@ -225,7 +225,7 @@ class Estimator:
 
         self.system.reset_for_test(summary)
         run = LightningRun(self._run_spec())
-        run.test(self._preflight(("test",), warmup=False))
+        run.test(self._preflight(("test",), with_smoke_step=False))
         return self.system.summary if summary or self.system.summary.name else None
 
 

@@ -226,7 +226,7 @@ class Network:
                 model.current_optimizer = model.optimizer.get_current_value(epoch)
 
     def run_step(self, batch: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "", step: int | None = None,
-                 warmup: bool = False, updater: Updater | None = None, enable_grad: bool = False) -> dict[str, Any]:
+                 smoke_step: bool = False, updater: Updater | None = None, enable_grad: bool = False) -> dict[str, Any]:
         """Run the ops of (``mode``, ``epoch``, ``ds_id``) on ``batch``; returns batch + predictions.
 
         Args:
@@ -235,7 +235,7 @@ class Network:
             epoch: 1-based epoch (selects scheduled ops).
             ds_id: Dataset id.
             step: The global training step, for ops and error messages.
-            warmup: The preflight's smoke step: UpdateOps update nothing.
+            smoke_step: The preflight's smoke step (``state["warmup"]`` for the ops): nothing is updated.
             updater: Does backward and optimizer steps (default: plain PyTorch).
             enable_grad: Record the autograd graph even when no op computes gradients (a user's
                 module that back-propagates the returned loss itself).
@@ -243,7 +243,7 @@ class Network:
         plan = self.plan(mode, epoch, ds_id)
         engine = self._engine
         engine.updater = updater if updater is not None else _TORCH
-        state = StepContext(mode, epoch, ds_id, step, warmup, plan.needs_grad, engine)
+        state = StepContext(mode, epoch, ds_id, step, smoke_step, plan.needs_grad, engine)
         store = dict(batch)
         # Lightning validates under no_grad: ops that need gradients (FGSM, saliency) switch them back on
         context = torch.enable_grad() if plan.needs_grad or enable_grad else torch.no_grad()

@@ -132,7 +132,7 @@ def smoke_step(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
                     for ds_id in pipeline.get_ds_ids(epoch, mode):
                         loader = pipeline.get_loader(mode, epoch, ds_id, shuffle=False,
                                                      output_keys=output_keys.get(mode), num_process=0)
-                        store = network.run_step(next(iter(loader)), mode, epoch, ds_id, step=0, warmup=True)
+                        store = network.run_step(next(iter(loader)), mode, epoch, ds_id, step=0, smoke_step=True)
                         sort_traces(get_current_items(traces, mode, epoch, ds_id), available=store,
                                     where=describe(mode, epoch, ds_id))
     finally:
