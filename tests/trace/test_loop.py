@@ -9,31 +9,18 @@ from fastest.dataset import NumpyDataset
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.testing import Epoch, run_epochs
-from fastest.trace.trace import Trace
-
-EVENTS = ("on_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end", "on_end")
+from tests.test_estimator import Recorder as EventRecorder
 
 
-class Recorder(Trace):
+class Recorder(EventRecorder):
     """Records every event with the counters it saw; stops training at a given training step."""
 
     def __init__(self, stop_at_step: int | None = None) -> None:
-        super().__init__(mode=None)
+        super().__init__()
         self.stop_at_step = stop_at_step
-        self.events: list[tuple] = []
-
-    def _record(self, event: str) -> None:
-        s = self.system
-        self.events.append((event, s.mode, s.epoch_idx, s.batch_idx, s.global_step, s.stop_training))
-
-    def on_begin(self, data): self._record("on_begin")
-    def on_epoch_begin(self, data): self._record("on_epoch_begin")
-    def on_batch_begin(self, data): self._record("on_batch_begin")
-    def on_epoch_end(self, data): self._record("on_epoch_end")
-    def on_end(self, data): self._record("on_end")
 
     def on_batch_end(self, data):
-        self._record("on_batch_end")
+        super().on_batch_end(data)
         if self.system.mode == "train" and self.system.global_step == self.stop_at_step:
             self.system.stop_training = True
 
@@ -69,18 +56,15 @@ def scripted_run(stop_at_step: int | None) -> list[tuple]:
 def test_kit_and_estimator_hear_identical_events():
     real = real_run(stop_at_step=None)
     assert real == scripted_run(stop_at_step=None)
-    assert sum(e[0] == "on_batch_end" and e[1] == "train" for e in real) == 9
-    assert real[-6:] == [("on_begin", "test", 3, 0, 9, False), ("on_epoch_begin", "test", 3, 0, 9, False),
-                         ("on_batch_begin", "test", 3, 1, 9, False), ("on_batch_end", "test", 3, 1, 9, False),
-                         ("on_epoch_end", "test", 3, 1, 9, False), ("on_end", "test", 3, 1, 9, False)]
+    assert sum(e[0] == "batch_end" and e[1] == "train" for e in real) == 9
+    assert real[-6:] == [("begin", "test", 3, 0, 9), ("epoch_begin", "test", 3, 0, 9), ("batch_begin", "test", 3, 1, 9),
+                         ("batch_end", "test", 3, 1, 9), ("epoch_end", "test", 3, 1, 9), ("end", "test", 3, 1, 9)]
 
 
 def test_kit_and_estimator_agree_on_a_mid_epoch_stop_and_the_test_after_it():
     real = real_run(stop_at_step=8)  # the 2nd batch of epoch 3
     assert real == scripted_run(stop_at_step=8)
-    fit = real[:real.index(("on_begin", "test", 3, 0, 8, False))]
+    fit = real[:real.index(("begin", "test", 3, 0, 8))]
     # epoch 3 is abandoned: no train epoch end, no eval epoch, straight to on_end
-    assert fit[-3:] == [("on_batch_begin", "train", 3, 2, 8, False), ("on_batch_end", "train", 3, 2, 8, False),
-                        ("on_end", "train", 3, 2, 8, True)]
-    assert [e[0] for e in real[len(fit):]] == ["on_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end",
-                                               "on_epoch_end", "on_end"]
+    assert fit[-3:] == [("batch_begin", "train", 3, 2, 8), ("batch_end", "train", 3, 2, 8), ("end", "train", 3, 2, 8)]
+    assert [e[0] for e in real[len(fit):]] == ["begin", "epoch_begin", "batch_begin", "batch_end", "epoch_end", "end"]
