@@ -1,28 +1,55 @@
 """Task runner: `nox -s demo`, `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s benchmarks`.
 
-Each session installs fastest with its extras into its own virtual environment (reused on later runs).
+demo, tests, typecheck and benchmarks share one environment, ``.nox/fastest`` (fastest installed
+editable with its test and lint extras): PyTorch alone takes several GB, so one copy serves them all.
+It is built on first use and rebuilt when ``pyproject.toml`` changes. lint has its own small
+environment (ruff only).
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
 
 import nox
 
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
+SHARED = Path(".nox") / "fastest"
 
-@nox.session
+
+def shared_env(session: nox.Session) -> Path:
+    """The shared environment's ``bin`` folder, (re)built when pyproject.toml changed."""
+    stamp = SHARED / "pyproject.sha256"
+    wanted = hashlib.sha256(Path("pyproject.toml").read_bytes()).hexdigest()
+    bin_dir = SHARED / ("Scripts" if sys.platform == "win32" else "bin")
+    if not stamp.exists() or stamp.read_text() != wanted:
+        session.run(sys.executable, "-m", "venv", str(SHARED), external=True)
+        session.run(str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "-e", ".[test,lint]", external=True)
+        stamp.write_text(wanted)
+    return bin_dir
+
+
+def run_shared(session: nox.Session, program: str, *args: str) -> None:
+    """Run ``program`` of the shared environment, with that environment first on PATH."""
+    bin_dir = shared_env(session).resolve()
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "VIRTUAL_ENV": str(SHARED.resolve())}
+    session.run(str(bin_dir / program), *args, external=True, env=env)
+
+
+@nox.session(venv_backend="none")
 def demo(session: nox.Session) -> None:
     """Train LeNet on the offline digits data; writes outputs/digits (best model, curves PNG)."""
-    session.install("-e", ".")
-    session.run("python", "apphub/image_classification/digits/digits.py", *session.posargs)
+    run_shared(session, "python", "apphub/image_classification/digits/digits.py", *session.posargs)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """The whole test suite, doctests and notebooks included."""
-    session.install("-e", ".[test]")
-    session.run("pytest", *(session.posargs or ["-q"]))
+    run_shared(session, "pytest", *(session.posargs or ["-q"]))
 
 
 @nox.session
@@ -32,16 +59,14 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "apphub", "benchmarks", "noxfile.py")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def typecheck(session: nox.Session) -> None:
     """mypy over src/fastest."""
-    session.install("-e", ".", "mypy>=1.11")
-    session.run("mypy")
+    run_shared(session, "mypy")
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def benchmarks(session: nox.Session) -> None:
     """Every benchmark: framework overhead, pipeline throughput, training throughput, attribution timing."""
-    session.install("-e", ".")
     for script in ("overhead.py", "pipeline_throughput.py", "gpu_throughput.py", "xai_timing.py"):
-        session.run("python", f"benchmarks/{script}", *session.posargs)
+        run_shared(session, "python", f"benchmarks/{script}", *session.posargs)

@@ -1,3 +1,7 @@
+import os
+import stat
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,6 +10,9 @@ from torch import nn
 import fastest as fe
 from fastest import backend
 from fastest.errors import FastestValueError
+from fastest.testing import run_trace
+from fastest.trace.display import ImageSaver
+from fastest.trace.io import CSVLogger
 
 
 def test_losses_match_torch():
@@ -49,3 +56,40 @@ def test_atomic_torch_save_keeps_the_old_file_when_saving_fails(tmp_path):
         backend.atomic_torch_save({"a": lambda: None}, str(path))  # lambdas cannot be pickled
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
+
+
+@pytest.fixture
+def restore_umask():
+    """Restore the process umask after a test that sets it."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file permissions")
+@pytest.mark.parametrize(("mask", "expected"), [(0o022, 0o644), (0o077, 0o600)])
+def test_saved_files_get_the_permissions_of_a_plain_open(tmp_path, restore_umask, mask, expected):
+    os.umask(mask)
+    model = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="adam", model_name="m")
+    backend.save_model(model, str(tmp_path / "models"), save_optimizer=True)
+    run_trace(CSVLogger(str(tmp_path / "logs" / "run.csv")), [{"x": np.zeros(2)}], mode="train")
+    run_trace(ImageSaver("img", save_dir=str(tmp_path / "images")), [{"img": np.zeros((8, 8, 3))}])
+    with open(tmp_path / "plain.txt", "w") as handle:
+        handle.write("plain")
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        "images/img_eval_epoch_1.png", "logs/run.csv", "models/m.pt", "models/m_opt.pt", "plain.txt"]
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {p.name: oct(expected) for p in written}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file permissions")
+def test_atomic_open_keeps_the_mode_of_a_file_it_replaces(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("old")
+    path.chmod(0o640)
+    with backend.atomic_open(str(path)) as handle:
+        handle.write("new")
+    assert path.read_text() == "new"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no temporary file left behind

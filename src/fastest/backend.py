@@ -12,7 +12,8 @@ Probability inputs are clipped to ``[1e-7, 1 - 1e-7]`` before the log, like Fast
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
@@ -141,7 +142,9 @@ def atomic_open(path: str, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` for writing; rename it over ``path`` only on success.
 
     If the block raises, the temporary file is removed and an existing ``path`` is left untouched,
-    so readers never see a half-written file. The folder is created if missing.
+    so readers never see a half-written file. The folder is created if missing. The data is flushed
+    and fsynced before the rename. The file gets the permissions a plain ``open(path, "w")`` gives:
+    ``0o666 & ~umask`` for a new file, and the mode of ``path`` when it already exists.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
@@ -152,15 +155,47 @@ def atomic_open(path: str, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp = _create_temp_file(folder, os.path.basename(path))
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        _copy_mode(path, tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _create_temp_file(folder: str, name: str) -> tuple[int, str]:
+    """Create a new, uniquely named file ``folder/.<name>.<random>.tmp``; returns (descriptor, path).
+
+    ``tempfile.mkstemp`` always creates mode 0600. Creating the file with ``os.open(..., 0o666)``
+    instead lets the kernel apply the process umask, exactly as ``open(path, "w")`` does. Reading the
+    umask with ``os.umask`` would mean setting it for a moment, a race with other threads creating
+    files; this way the umask is never read or changed. ``O_EXCL`` makes a name clash fail, not reuse.
+    """
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"Could not create a unique temporary file next to {os.path.join(folder, name)!r}.")
+
+
+def _copy_mode(path: str, tmp: str) -> None:
+    """Give ``tmp`` the permission bits of an existing ``path``: rewriting a file keeps its mode, as with ``open``."""
+    try:
+        existing = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    os.chmod(tmp, stat.S_IMODE(existing) & 0o777)  # rwx bits only: setuid/setgid/sticky are not carried over
 
 
 def atomic_torch_save(obj: object, path: str) -> None:

@@ -3,11 +3,13 @@
 import copy
 import importlib.util
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.image import imread
 
 from fastest.trace.trace import Trace
 
@@ -49,16 +51,28 @@ class WeightChanges(Trace):
         self.last = now
 
 
-def test_every_step_updates_all_four_models_and_logs_finite_losses():
+def test_every_step_updates_all_four_models_and_logs_finite_losses(tmp_path):
     app = load_app()
     changes = WeightChanges()
-    summary = tiny_estimator(app, epochs=2, train_steps_per_epoch=2, log_steps=1, traces=[changes]).fit("cyclegan")
+    estimator = tiny_estimator(app, epochs=2, train_steps_per_epoch=2, log_steps=1, traces=[changes])
+    summary = estimator.fit("cyclegan")
     assert changes.changed == [dict.fromkeys(("g_AtoB", "g_BtoA", "d_A", "d_B"), True)] * 4
     train = summary.history["train"]
     for key in ("g_AtoB_loss", "g_BtoA_loss", "d_A_loss", "d_B_loss", "cycle_A", "cycle_B", "identity_A",
                 "identity_B"):
         assert sorted(train[key]) == [1, 2, 3, 4] and all(math.isfinite(v) for v in train[key].values()), key
     assert train["d_A_lr"] == {1: LR, 2: LR, 3: LR / 2, 4: LR / 2}  # constant, then linear decay
+
+    # what a user sees after training: the generators, sample translations and loss curves
+    paths = app.save_outputs(estimator, summary, str(tmp_path / "outputs"), samples=3)
+    assert [os.path.relpath(p, tmp_path / "outputs") for p in paths] == [
+        "g_AtoB.pt", "g_BtoA.pt", "cyclegan_samples.png", "cyclegan_curves.png"]
+    samples, curves = imread(paths[2]), imread(paths[3])
+    # 3 rows × 6 columns of 1.6-inch panels (A | A→B | A→B→A | B | B→A | B→A→B) at 100 dpi
+    assert samples.shape == (520, 960, 4) and samples[..., :3].std() > 0.05
+    assert curves.shape == (960, 1500, 4)  # 8 loss panels, 3 per row
+    g_ab = app.Generator(width=8)
+    g_ab.load_state_dict(torch.load(paths[0], weights_only=True))
 
 
 def test_first_step_equals_a_joint_step_computed_by_hand():

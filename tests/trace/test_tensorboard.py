@@ -14,6 +14,7 @@ from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.testing import run_trace
 from fastest.trace.io import TensorBoard
 from fastest.trace.metric import Accuracy
+from fastest.trace.tensorboard import run_folder
 from fastest.trace.trace import Trace
 from tests.conftest import TinyNet, quiet_estimator
 
@@ -132,3 +133,28 @@ def test_tensorboard_writes_embeddings_with_labels_and_thumbnails(toy_data, tmp_
     assert labels == [str(v) for v in toy_data[1].data["y"]]
     with pytest.raises(FastestValueError, match="embedding_labels has 2 entries but write_embeddings has 1"):
         TensorBoard(write_embeddings="hidden", embedding_labels=["y", "z"])
+
+
+def test_the_run_folder_is_named_after_the_experiment(toy_data, tmp_path):
+    model = fe.build(TinyNet, optimizer_fn="sgd", model_name="tiny")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], test_data=toy_data[1], batch_size=32,
+                           num_process=0)
+    board = TensorBoard(log_dir=str(tmp_path), update_freq=None, write_graph=False)
+    est = quiet_estimator(pipeline, network, traces=[board])
+    est.fit("my/experiment")
+    est.test()  # continues the run it tests: same folder
+    run = f"my_experiment-{est.system.experiment_time}"
+    assert os.listdir(tmp_path) == [run]
+    assert run_folder(str(tmp_path), est.system) == str(tmp_path / run)
+    assert sorted(os.listdir(tmp_path / run)) == ["eval", "test", "train"]
+    assert sorted(scalars(read_events(tmp_path / run / "test"), "ce")) == [2]
+
+
+def test_a_run_without_a_name_is_named_by_its_time(tmp_path):
+    board = TensorBoard(log_dir=str(tmp_path), write_graph=False)
+    run_trace(board, [{"ce": 0.5}], mode="eval")
+    assert board.system.summary.name is None
+    assert os.listdir(tmp_path) == [board.system.experiment_time]
+    assert run_folder(str(tmp_path), board.system) == str(tmp_path / board.system.experiment_time)

@@ -9,12 +9,15 @@ pools globally, so the same model takes every size.
 There is no CIFAR-10 loader yet and nothing is downloaded: pass ``data=(train, eval)`` (dict samples
 with ``"x"``: uint8 ``H×W×3`` images and ``"y"``: class index), or the script trains on generated
 CIFAR-shaped images whose class is a coloured bar (5 colours × top or bottom half). Run
-``python progressive_resizing.py`` (a few minutes on 2 CPU cores).
+``python progressive_resizing.py`` (a few minutes on 2 CPU cores): it keeps the model with the best
+eval accuracy and writes the training curves as a PNG, both to ``outputs/progressive_resizing``
+(``--save_dir``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -30,6 +33,9 @@ from fastest.op.numpyop.univariate import ChannelTranspose, Normalize
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.schedule import EpochScheduler
+from fastest.summary import Summary
+from fastest.summary.logs import visualize_logs
+from fastest.trace.io import BestModelSaver
 from fastest.trace.metric import Accuracy
 from fastest.trace.trace import Trace
 
@@ -63,7 +69,7 @@ def resize_schedule(image_size: int, batch_size: int) -> tuple[EpochScheduler, E
 def get_estimator(epochs: int = 5, batch_size: int = 32, data: tuple[Dataset, Dataset | None] | None = None,
                   image_size: int = 32, classes: int = 10, train_steps_per_epoch: int | None = None,
                   eval_steps_per_epoch: int | None = None, log_steps: int | None = 20,
-                  traces: Iterable[Trace] = ()) -> fe.Estimator:
+                  traces: Iterable[Trace] = (), save_dir: str = "outputs/progressive_resizing") -> fe.Estimator:
     """The progressive-resizing Estimator.
 
     Args:
@@ -76,6 +82,7 @@ def get_estimator(epochs: int = 5, batch_size: int = 32, data: tuple[Dataset, Da
         eval_steps_per_epoch: Batches per eval epoch (None = all).
         log_steps: Training log interval (None = silent).
         traces: Extra traces.
+        save_dir: Folder of the best model, ``resnet9_best_accuracy.pt``.
     """
     if image_size < 32 or image_size % 4:
         raise FastestValueError(f"image_size must be a multiple of 4 and at least 32 (epoch 1 trains on image_size/4 "
@@ -95,23 +102,36 @@ def get_estimator(epochs: int = 5, batch_size: int = 32, data: tuple[Dataset, Da
         CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
         UpdateOp(model=model, loss_name="ce"),
     ])
+    saver = BestModelSaver(model=model, save_dir=save_dir, metric="accuracy", save_best_mode="max")
     return fe.Estimator(pipeline=pipeline, network=network, epochs=epochs,
-                        traces=[Accuracy(true_key="y", pred_key="y_pred"), *traces], log_steps=log_steps,
+                        traces=[Accuracy(true_key="y", pred_key="y_pred"), saver, *traces], log_steps=log_steps,
                         train_steps_per_epoch=train_steps_per_epoch, eval_steps_per_epoch=eval_steps_per_epoch,
                         progress_bar=False, accelerator="cpu")
+
+
+def save_curves(summary: Summary, save_dir: str) -> str:
+    """Write the loss and accuracy curves to ``<save_dir>/progressive_resizing_curves.png``; returns the path."""
+    path = os.path.join(save_dir, "progressive_resizing_curves.png")
+    visualize_logs(summary, save_path=path, include_metrics=["ce", "accuracy"])
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--save_dir", default="outputs/progressive_resizing")
     args = parser.parse_args()
     fe.enable_deterministic(0)
-    summary = get_estimator(epochs=args.epochs, batch_size=args.batch_size).fit("progressive_resizing")
+    estimator = get_estimator(epochs=args.epochs, batch_size=args.batch_size, save_dir=args.save_dir)
+    summary = estimator.fit("progressive_resizing")
     if summary is None:  # not the chief process
         return
     accuracy = summary.history["eval"]["accuracy"]
     print("eval accuracy by step: " + ", ".join(f"{step}: {value:.3f}" for step, value in sorted(accuracy.items())))
+    saver = next(t for t in estimator.traces if isinstance(t, BestModelSaver))
+    print(f"model: {saver.model_path}")
+    print(f"plot:  {save_curves(summary, args.save_dir)}")
 
 
 if __name__ == "__main__":

@@ -12,29 +12,39 @@ The learning rate is constant for the first half of training, then decays linear
 Nothing is downloaded: pass ``data_a`` / ``data_b`` (datasets of ``{"A": image}`` and ``{"B": image}``,
 uint8 H×W×3 with even H and W, as FastEstimator's horse2zebra loader names them), or the
 script learns to turn generated dark squares (domain A) into bright circles (domain B) on 16×16
-images. Run ``python cyclegan.py`` (a few minutes on 2 CPU cores).
+images. Run ``python cyclegan.py`` (a few minutes on 2 CPU cores): it writes the two generators,
+``cyclegan_samples.png`` (a few images of each domain, translated and translated back) and
+``cyclegan_curves.png`` (the losses) to ``outputs/cyclegan`` (``--save_dir``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.data import Dataset
 
 import fastest as fe
+from fastest.backend import feed_forward, save_model
 from fastest.dataset import BatchDataset, NumpyDataset
 from fastest.op.numpyop import Delete
 from fastest.op.numpyop.univariate import ChannelTranspose, Normalize
 from fastest.op.tensorop.loss import L1Loss, LossOp
 from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
+from fastest.summary import Summary
+from fastest.summary.logs import visualize_logs
 from fastest.trace.adapt import LRScheduler
+from fastest.trace.display import save_png
 from fastest.trace.trace import Trace
+
+LOSSES = ("g_AtoB_loss", "g_BtoA_loss", "d_A_loss", "d_B_loss", "cycle_A", "cycle_B", "identity_A", "identity_B")
 
 
 # ----- data ---------------------------------------------------------------------------------------------------------
@@ -238,10 +248,46 @@ def get_estimator(epochs: int = 20, batch_size: int = 8, data_a: Dataset | None 
                         accelerator="cpu")
 
 
+# ----- outputs ------------------------------------------------------------------------------------------------------
+def translation_figure(g_ab: nn.Module, g_ba: nn.Module, real_a: torch.Tensor, real_b: torch.Tensor) -> Figure:
+    """One row per sample: A | A→B | A→B→A | B | B→A | B→A→B, from NCHW images in [-1, 1] (the Pipeline's)."""
+    fake_b, fake_a = feed_forward(g_ab, real_a), feed_forward(g_ba, real_b)
+    columns = {"A": real_a, "A → B": fake_b, "A → B → A": feed_forward(g_ba, fake_b),
+               "B": real_b, "B → A": fake_a, "B → A → B": feed_forward(g_ab, fake_a)}
+    rows = min(len(real_a), len(real_b))
+    figure = Figure(figsize=(1.6 * len(columns), 1.6 * rows + 0.4))
+    axes = figure.subplots(rows, len(columns), squeeze=False)
+    for col, (title, images) in enumerate(columns.items()):
+        pictures = ((images[:rows].detach().float().cpu() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+        axes[0, col].set_title(title, fontsize="small")
+        for row, picture in enumerate(pictures):
+            axes[row, col].imshow(picture)
+            axes[row, col].axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def save_outputs(estimator: fe.Estimator, summary: Summary, save_dir: str, samples: int = 4) -> list[str]:
+    """Write the generators (``g_AtoB.pt``, ``g_BtoA.pt``), ``cyclegan_samples.png`` (``samples`` images of
+    each domain from one training batch, see :func:`translation_figure`) and ``cyclegan_curves.png`` (the
+    losses) to ``save_dir``; returns their paths."""
+    models = {model.model_name: model for model in estimator.network.models}
+    paths = [save_model(models[name], save_dir) for name in ("g_AtoB", "g_BtoA")]
+    batch: Any = estimator.pipeline.get_results(mode="train")
+    figure = translation_figure(models["g_AtoB"], models["g_BtoA"], batch["real_A"][:samples],
+                                batch["real_B"][:samples])
+    paths.append(os.path.join(save_dir, "cyclegan_samples.png"))
+    save_png(figure, paths[-1])
+    paths.append(os.path.join(save_dir, "cyclegan_curves.png"))
+    visualize_logs(summary, save_path=paths[-1], include_metrics=LOSSES)
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--save_dir", default="outputs/cyclegan")
     args = parser.parse_args()
     fe.enable_deterministic(0)
     estimator = get_estimator(epochs=args.epochs, batch_size=args.batch_size)
@@ -250,9 +296,9 @@ def main() -> None:
         return
     train = summary.history["train"]
     last = max(train["g_AtoB_loss"])
-    print("final losses: " + ", ".join(f"{key} {train[key][last]:.3f}"
-                                       for key in ("g_AtoB_loss", "g_BtoA_loss", "d_A_loss", "d_B_loss",
-                                                   "cycle_A", "cycle_B")))
+    print("final losses: " + ", ".join(f"{key} {train[key][last]:.3f}" for key in LOSSES[:6]))
+    for path in save_outputs(estimator, summary, args.save_dir):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

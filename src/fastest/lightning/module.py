@@ -8,11 +8,13 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
+from pytorch_lightning.accelerators import CPUAccelerator
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from torch.nn.parallel import DistributedDataParallel
 
 from fastest.errors import FastestValueError
+from fastest.lightning.threads import ThreadLimit
 from fastest.network import Network
 from fastest.trace.system import System
 
@@ -109,6 +111,14 @@ class FastestModule(pl.LightningModule):
         self.system = system
         self.models = nn.ModuleList(network.models)
         self.updater = LightningUpdater(self, gradient_clip)
+        self._threads = ThreadLimit()
+
+    def setup(self, stage: str) -> None:
+        if isinstance(self.trainer.accelerator, CPUAccelerator):  # see fastest.lightning.threads
+            self._threads.start(local_processes=max(self.trainer.world_size // self.trainer.num_nodes, 1))
+
+    def teardown(self, stage: str) -> None:
+        self._threads.stop()
 
     def on_train_start(self) -> None:
         wrapper = self.trainer.strategy.model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,15 +13,20 @@ import torch
 from fastest.errors import FastestValueError
 from fastest.op.op import to_list
 from fastest.op.tensorop.model import ModelOp
-from fastest.trace.display import visuals
+from fastest.trace.display import _safe_name, visuals
 from fastest.trace.essential import to_number
 from fastest.trace.trace import Data, Trace
 
+if TYPE_CHECKING:
+    from fastest.trace.system import System
+
 
 class TensorBoard(Trace):
-    """Write the run's logs to ``<log_dir>/<experiment time>/<mode>`` for TensorBoard.
+    """Write the run's logs to ``<log_dir>/<run>/<mode>`` for TensorBoard.
 
-    One ``torch.utils.tensorboard.SummaryWriter`` (one sub folder) per mode, all at the global step:
+    The run folder is ``<experiment name>-<experiment time>`` for ``estimator.fit("my_experiment")``
+    and ``<experiment time>`` when no name was given (see :func:`run_folder`). One
+    ``torch.utils.tensorboard.SummaryWriter`` (one sub folder) per mode, all at the global step:
 
     - scalars: in train, every ``update_freq`` steps, the values logged in that step plus the loss
       keys of the step's batch, and at the end of each epoch the epoch's logs; in eval and test, the
@@ -133,7 +138,7 @@ class TensorBoard(Trace):
         if name not in self._writers:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writers[name] = SummaryWriter(os.path.join(self.log_dir, self.system.experiment_time, name))
+            self._writers[name] = SummaryWriter(os.path.join(run_folder(self.log_dir, self.system), name))
         return self._writers[name]
 
     def _add_scalars(self, values: dict[str, Any]) -> None:
@@ -176,6 +181,24 @@ class TensorBoard(Trace):
                               "write_graph=False to skip graphs.", stacklevel=2)
 
 
+def run_folder(log_dir: str, system: System) -> str:
+    """The folder of one run's TensorBoard logs: ``<log_dir>/<experiment name>-<experiment time>``.
+
+    The experiment name is the Summary's (``estimator.fit("my_experiment")``), with path separators
+    replaced; the time (when ``fit`` started) keeps repeated runs of one experiment apart. Without a
+    name the folder is just the time. ``estimator.test()`` after ``fit`` writes into the same folder
+    unless it is given another experiment name.
+
+    >>> from fastest.testing import make_system
+    >>> system = make_system()
+    >>> system.summary.name, system.experiment_time = "lenet/adam", "2024-05-01-12-00-00"
+    >>> run_folder("logs", system).replace(os.sep, "/")
+    'logs/lenet_adam-2024-05-01-12-00-00'
+    """
+    name, time = system.summary.name, system.experiment_time
+    return os.path.join(log_dir, f"{_safe_name(name)}-{time}" if name else time)
+
+
 def _nth(keys: str | Iterable[str | None] | None, index: int, count: int, name: str) -> str | None:
     """The label/image key that goes with the ``index``-th embedding key."""
     if keys is None or isinstance(keys, str):
@@ -209,4 +232,4 @@ def _frequency(value: int | str | None, name: str, unit: str, epoch: int | None)
     return value or None
 
 
-__all__ = ["TensorBoard"]
+__all__ = ["TensorBoard", "run_folder"]

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from fastest.errors import FastestValueError
+from fastest.trace.tensorboard import run_folder
 from fastest.trace.trace import Data, Trace
 from fastest.trace.tracker import InstanceTracker, LabelTracker, Modes, _count, _Gather
 from fastest.xai import cam, plot
@@ -229,8 +230,8 @@ class UMap(Trace):
     Take the features from a layer with ``ModelOp(..., outputs=["y_pred", "embedding"],
     intermediate_layers="fc1")``. ``self.embedding`` (N, 2) and ``self.labels`` keep the last result.
     With ``log_dir`` the features (and the 2-D embedding) also go to TensorBoard's projector, with
-    labels and image thumbnails, in ``<log_dir>/<experiment time>/<mode>`` — the folder the
-    ``TensorBoard`` trace writes that mode's logs to.
+    labels and image thumbnails, in ``<log_dir>/<run>/<mode>`` (``fastest.trace.tensorboard.run_folder``) —
+    the folder the ``TensorBoard`` trace writes that mode's logs to.
 
     Args:
         features: Key of the features.
@@ -299,7 +300,7 @@ class UMap(Trace):
         if mode not in self._writers:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writers[mode] = SummaryWriter(os.path.join(str(self.log_dir), self.system.experiment_time, mode))
+            self._writers[mode] = SummaryWriter(os.path.join(run_folder(str(self.log_dir), self.system), mode))
         return self._writers[mode]
 
 
