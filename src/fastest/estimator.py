@@ -47,7 +47,8 @@ class Estimator:
             per process under DDP.
         precision: Passed to the Trainer (None/"32-true", "16-mixed", "bf16-mixed" …).
         gradient_clip: Clip each model's gradient norm to this value before each optimizer step.
-        progress_bar: Show Lightning's progress bar.
+        progress_bar: Show a progress bar while stdout is a terminal (never in a file or a pipe);
+            fastest's log lines print above it.
         num_nodes: Passed to the Trainer.
 
     >>> import fastest as fe

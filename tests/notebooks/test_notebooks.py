@@ -17,6 +17,13 @@ def test_there_are_notebooks():
 def test_notebook_runs(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert not errors
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    streams = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    clutter = [text for text in CLUTTER if text in streams]
+    assert not clutter, f"Lightning/tqdm messages that say nothing about the tutorial: {clutter}"
+
+
+# Messages Lightning and tqdm print that do not apply to fastest's generated module or to the tutorials
+CLUTTER = ("GPU available", "TPU available", "Tip:", "LeafSpec", "IProgress not found", "was configured so 100%",
+           "smaller than the logging interval", "Total params")

@@ -17,6 +17,8 @@ import pytorch_lightning as pl
 from fastest.lightning.callback import TraceBridge
 from fastest.lightning.data import PipelineDataModule
 from fastest.lightning.module import FastestModule
+from fastest.lightning.progress import ProgressBar, shows_bar
+from fastest.lightning.spawn_guard import check_main_guard
 from fastest.network import Network
 from fastest.pipeline import Pipeline
 from fastest.trace.loop import TraceSource
@@ -54,7 +56,9 @@ class LightningParts:
     Attributes:
         module: The generated LightningModule (manual optimization).
         datamodule: The Pipeline as a LightningDataModule.
-        callbacks: The trace bridge (add your own callbacks next to it).
+        callbacks: The trace bridge, and fastest's progress bar when the Estimator has
+            ``progress_bar=True`` and stdout is a terminal (add your own callbacks next to them; for
+            ``enable_progress_bar=False`` or a bar of your own, build the Estimator with ``progress_bar=False``).
         trainer_kwargs: Trainer arguments the run needs (epochs, step limits, devices, precision,
             ``num_sanity_val_steps=0``, ``inference_mode=False`` …); add loggers, profilers and the rest.
     """
@@ -79,7 +83,7 @@ class RunSpec:
         eval_steps_per_epoch: Batches per eval epoch (None: all).
         trainer_args: ``accelerator``, ``devices``, ``strategy``, ``precision`` (resolved), ``num_nodes``.
         gradient_clip: Gradient norm clip before each optimizer step.
-        progress_bar: Show Lightning's progress bar.
+        progress_bar: Show the progress bar (when stdout is a terminal).
     """
 
     network: Network
@@ -98,7 +102,8 @@ class LightningRun:
     """Builds everything Lightning needs for one ``fit`` or ``test`` of an Estimator.
 
     The Trainer is created in the constructor, so wrong ``accelerator``/``devices``/``strategy``/
-    ``precision`` values fail before the preflight and before any training.
+    ``precision`` values, and a spawned launch from a script without a main guard, fail before the
+    preflight and before any training.
     """
 
     def __init__(self, spec: RunSpec, own_trainer: bool = True) -> None:
@@ -106,15 +111,19 @@ class LightningRun:
         self.datamodule = PipelineDataModule(spec.pipeline, spec.system, None, spec.train_steps_per_epoch)
         self.bridge = TraceBridge(spec.system, spec.traces_for, self.datamodule.ds_ids)
         self.module = FastestModule(spec.network, spec.system, spec.gradient_clip)
+        self.callbacks: list[pl.Callback] = [self.bridge]
+        if shows_bar(spec.progress_bar):
+            self.callbacks.append(ProgressBar(spec.system))
         if own_trainer:
             with quiet_lightning():
-                self.trainer = pl.Trainer(**trainer_kwargs(spec), callbacks=[self.bridge])
+                self.trainer = pl.Trainer(**trainer_kwargs(spec), callbacks=list(self.callbacks))
+            check_main_guard(self.trainer.strategy.launcher)
 
     def parts(self, output_keys: dict[str, set[str]]) -> LightningParts:
         self.datamodule.output_keys = output_keys
         kwargs = {k: v for k, v in trainer_kwargs(self.spec).items()
                   if k not in ("logger", "enable_checkpointing", "enable_model_summary", "enable_progress_bar")}
-        return LightningParts(self.module, self.datamodule, [self.bridge], kwargs)
+        return LightningParts(self.module, self.datamodule, list(self.callbacks), kwargs)
 
     def fit(self, output_keys: dict[str, set[str]]) -> None:
         self.datamodule.output_keys = output_keys
@@ -165,17 +174,19 @@ def trainer_kwargs(spec: RunSpec) -> dict[str, Any]:
     function of the run's seed, the epoch, the rank and the position.
     """
     args = {k: v for k, v in spec.trainer_args.items() if not (k == "precision" and v is None)}
+    if spec.train_steps_per_epoch:  # Lightning's default (all batches) is left unset: it says so otherwise
+        args["limit_train_batches"] = spec.train_steps_per_epoch
+    if "eval" not in spec.pipeline.data or spec.eval_steps_per_epoch:
+        args["limit_val_batches"] = spec.eval_steps_per_epoch if "eval" in spec.pipeline.data else 0
     return dict(
         **args,
         max_epochs=spec.epochs,
-        limit_train_batches=spec.train_steps_per_epoch or 1.0,
-        limit_val_batches=(spec.eval_steps_per_epoch or 1.0) if "eval" in spec.pipeline.data else 0,
         reload_dataloaders_every_n_epochs=1,  # each epoch: schedules apply, samplers move on (loaders are kept)
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=spec.progress_bar,
+        enable_progress_bar=shows_bar(spec.progress_bar),
         inference_mode=False,
         use_distributed_sampler=False,
     )

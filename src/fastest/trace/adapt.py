@@ -169,8 +169,8 @@ class ReduceLROnPlateau(Trace):
             set_lr(self.model, new)
             data.write_with_log(self.outputs[0], new)
             if self.system.is_chief:
-                print(f"fastest-ReduceLROnPlateau: {self.model.model_name} learning rate reduced to {new:.6g} at "
-                      f"epoch {self.system.epoch_idx}", flush=True)
+                self.system.write(f"fastest-ReduceLROnPlateau: {self.model.model_name} learning rate reduced to "
+                                  f"{new:.6g} at epoch {self.system.epoch_idx}")
 
 
 class EarlyStopping(Trace):
@@ -233,12 +233,12 @@ class EarlyStopping(Trace):
         self.system.stop_training = True
         if self.system.is_chief:
             if self.best_epoch is None:
-                print(f"fastest-EarlyStopping: {self.monitor!r} did not beat the baseline {self.baseline} in "
-                      f"{self.wait} epochs; stopping at epoch {self.system.epoch_idx}.", flush=True)
+                self.system.write(f"fastest-EarlyStopping: {self.monitor!r} did not beat the baseline "
+                                  f"{self.baseline} in {self.wait} epochs; stopping at epoch {self.system.epoch_idx}.")
             else:
-                print(f"fastest-EarlyStopping: {self.monitor!r} did not improve for {self.wait} epochs; stopping at "
-                      f"epoch {self.system.epoch_idx}. Best value {self.best:.6g} at epoch {self.best_epoch}.",
-                      flush=True)
+                self.system.write(f"fastest-EarlyStopping: {self.monitor!r} did not improve for {self.wait} epochs; "
+                                  f"stopping at epoch {self.system.epoch_idx}. Best value {self.best:.6g} at epoch "
+                                  f"{self.best_epoch}.")
 
 
 def _direction_of(system: System, key: str) -> str:
@@ -297,8 +297,8 @@ class TerminateOnNaN(Trace):
         value = to_number(values[bad])
         shown = value if np.ndim(value) == 0 else "non-finite"
         self.system.stop_training = True
-        print(f"fastest-TerminateOnNaN: {bad!r} is {shown} at step {self.system.global_step} "
-              f"(mode {self.system.mode!r}, epoch {self.system.epoch_idx}); stopping training.", flush=True)
+        self.system.write(f"fastest-TerminateOnNaN: {bad!r} is {shown} at step {self.system.global_step} "
+                          f"(mode {self.system.mode!r}, epoch {self.system.epoch_idx}); stopping training.")
 
 
 def _finite(value: Any) -> bool:

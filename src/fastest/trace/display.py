@@ -232,7 +232,7 @@ class ImageViewer(_ImageTrace):
             self._folder = tempfile.mkdtemp(prefix="fastest_images_")
         path = os.path.join(self._folder, f"{name}.png")
         save_png(item, path)
-        print(f"fastest-ImageViewer: {name} → {path}", flush=True)
+        self.system.write(f"fastest-ImageViewer: {name} → {path}")
 
 
 def _ipython_shell() -> Any:

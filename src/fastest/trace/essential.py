@@ -138,7 +138,10 @@ class EvalEssential(Trace):
 
 
 class Logger(Trace):
-    """Records every logged value in the Summary and prints one line per log (when ``verbose``)."""
+    """Records every logged value in the Summary and prints one line per log (when ``verbose``).
+
+    Lines go through ``system.write``, which a progress bar redirects above itself while it shows.
+    """
 
     def __init__(self, verbose: bool = True) -> None:
         super().__init__(inputs="*")
@@ -147,8 +150,8 @@ class Logger(Trace):
     def on_begin(self, data: Data) -> None:
         if self.verbose and self.system.is_chief:
             mode = "Test" if self.system.mode == "test" else "Start"
-            print(f"fastest-{mode}: step: {self.system.global_step}; total epochs: {self.system.total_epochs}",
-                  flush=True)
+            self.system.write(f"fastest-{mode}: step: {self.system.global_step}; "
+                              f"total epochs: {self.system.total_epochs}")
 
     def on_batch_end(self, data: Data) -> None:
         if data.maps[0]:
@@ -161,7 +164,7 @@ class Logger(Trace):
         logs = self._record(data)
         if self.verbose and self.system.is_chief:
             extra = "".join(f" {k}: {_fmt(v)};" for k, v in logs.items())
-            print(f"fastest-Finish: step: {self.system.global_step};{extra}", flush=True)
+            self.system.write(f"fastest-Finish: step: {self.system.global_step};{extra}")
 
     def _record(self, data: Data) -> dict[str, Any]:
         logs = {key: to_number(value) for key, value in data.maps[0].items()}
@@ -176,7 +179,7 @@ class Logger(Trace):
         head = f"fastest-{self.system.mode.capitalize()}: step: {self.system.global_step};"
         if epoch:
             head += f" epoch: {self.system.epoch_idx};"
-        print(head + "".join(f" {k}: {_fmt(v)};" for k, v in logs.items()), flush=True)
+        self.system.write(head + "".join(f" {k}: {_fmt(v)};" for k, v in logs.items()))
 
 
 def _fmt(value: Any) -> str:

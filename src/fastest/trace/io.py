@@ -133,7 +133,7 @@ class BestModelSaver(Trace):
         if self.load_best_final and os.path.isfile(self.model_path):
             load_model(self.model, self.model_path)
             if self.system.is_chief:
-                print(f"fastest-BestModelSaver: restored {self.model.model_name} from {self.model_path}", flush=True)
+                self.system.write(f"fastest-BestModelSaver: restored {self.model.model_name} from {self.model_path}")
 
 
 class CSVLogger(Trace):

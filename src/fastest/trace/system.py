@@ -8,6 +8,7 @@ fastest keeps its own counters. One step is one batch, whatever the number of op
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,6 +18,11 @@ from fastest.summary.summary import Summary
 if TYPE_CHECKING:
     from fastest.network import Network
     from fastest.trace.trace import Trace
+
+
+def print_line(line: str) -> None:
+    """Print one log line and flush it (the default :attr:`System.write`)."""
+    print(line, flush=True)
 
 
 class System:
@@ -39,6 +45,8 @@ class System:
         seed: The run's seed: data sampling is a pure function of (seed, epoch, rank, position).
             Set when ``fit`` starts from ``torch.initial_seed()`` (``fe.enable_deterministic`` sets it)
             and shared by every process of a distributed run.
+        write: Prints one log line (default :func:`print_line`). While a progress bar is showing, the
+            bar sets it to its own write path, so log lines never land on the bar's line.
     """
 
     def __init__(self, network: Network, traces: list[Trace], total_epochs: int,
@@ -53,6 +61,7 @@ class System:
         self.global_rank = 0
         self.world_size = 1
         self.seed = 0
+        self.write: Callable[[str], None] = print_line
         self.reset()
 
     def reset(self, summary_name: str | None = None) -> None:

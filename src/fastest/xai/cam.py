@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from fastest.errors import FastestTypeError, FastestValueError, closest_match
-from fastest.xai.saliency import Target, attribution_mode, evaluating, prepare
+from fastest.xai.saliency import Target, attribution_mode, captum_attr, evaluating, prepare
 
 
 def find_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
@@ -46,9 +46,7 @@ def _resize(maps: torch.Tensor, inputs: torch.Tensor, resize: bool) -> torch.Ten
     """(N, K, h, w) maps → (N, K, H, W) of the input images (bilinear), if ``resize``."""
     if not resize or inputs.ndim != 4 or maps.shape[-2:] == inputs.shape[-2:]:
         return maps
-    from captum.attr import LayerAttribution
-
-    return LayerAttribution.interpolate(maps, tuple(inputs.shape[-2:]), interpolate_mode="bilinear")
+    return captum_attr().LayerAttribution.interpolate(maps, tuple(inputs.shape[-2:]), interpolate_mode="bilinear")
 
 
 def _spatial(activation: Any, layer: str | nn.Module) -> torch.Tensor:
@@ -78,12 +76,10 @@ def gradcam(model: nn.Module, inputs: Any, layer: str | nn.Module, target: Targe
     >>> gradcam(model, torch.rand(4, 1, 6, 6), layer="0").shape
     (4, 6, 6)
     """
-    from captum.attr import LayerGradCam
-
     module = find_layer(model, layer)
     x, classes = prepare(model, inputs, target)
     with attribution_mode(model):
-        maps = LayerGradCam(model, module).attribute(x, target=classes, relu_attributions=relu)
+        maps = captum_attr().LayerGradCam(model, module).attribute(x, target=classes, relu_attributions=relu)
     maps = _resize(_spatial(maps, layer), x, resize)
     return maps[:, 0].detach().float().cpu().numpy()
 

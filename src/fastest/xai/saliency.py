@@ -15,6 +15,7 @@ generator, or from a private one seeded with ``seed``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,15 @@ import torch
 from torch import nn
 
 from fastest.errors import FastestTypeError, FastestValueError
+
+
+def captum_attr() -> Any:
+    """``captum.attr``, imported without tqdm's notebook warning (captum imports ``tqdm.auto``;
+    fastest never shows captum's progress bars)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*IProgress not found.*")
+        import captum.attr
+    return captum.attr
 
 Target = int | Sequence[int] | np.ndarray | torch.Tensor | None
 
@@ -114,11 +124,10 @@ def saliency(model: nn.Module, inputs: Any, target: Target = None, absolute: boo
     >>> saliency(model, torch.ones(1, 1, 2, 2), target=0).reshape(-1).tolist()
     [1.0, -2.0, 0.0, 3.0]
     """
-    from captum.attr import Saliency
-
+    attr = captum_attr()
     x, classes = prepare(model, inputs, target)
     with attribution_mode(model):
-        return _numpy(Saliency(model).attribute(x, target=classes, abs=absolute))
+        return _numpy(attr.Saliency(model).attribute(x, target=classes, abs=absolute))
 
 
 def smoothgrad(model: nn.Module, inputs: Any, target: Target = None, samples: int = 25, noise: float = 0.15,
@@ -141,12 +150,11 @@ def smoothgrad(model: nn.Module, inputs: Any, target: Target = None, samples: in
     >>> smoothgrad(model, torch.rand(3, 1, 2, 2), samples=4, seed=0).shape
     (3, 1, 2, 2)
     """
-    from captum.attr import NoiseTunnel, Saliency
-
+    attr = captum_attr()
     _check_count("samples", samples)
     x, classes = prepare(model, inputs, target)
     with attribution_mode(model, seed):
-        tunnel = NoiseTunnel(Saliency(model))
+        tunnel = attr.NoiseTunnel(attr.Saliency(model))
         return _numpy(tunnel.attribute(x, nt_type="smoothgrad_sq" if squared else "smoothgrad", nt_samples=samples,
                                        stdevs=_noise_std(x, noise), target=classes, abs=False))
 
@@ -175,12 +183,11 @@ def integrated_gradients(model: nn.Module, inputs: Any, target: Target = None, b
     >>> bool(np.allclose(attribution.sum(axis=(1, 2, 3)), scores.detach().numpy(), atol=1e-5))
     True
     """
-    from captum.attr import IntegratedGradients
-
+    attr = captum_attr()
     _check_count("steps", steps)
     x, classes = prepare(model, inputs, target)
     with attribution_mode(model):
-        return _numpy(IntegratedGradients(model).attribute(x, baselines=_baseline(baseline, x), target=classes,
+        return _numpy(attr.IntegratedGradients(model).attribute(x, baselines=_baseline(baseline, x), target=classes,
                                                            n_steps=steps, internal_batch_size=batch_size))
 
 
@@ -207,13 +214,12 @@ def smooth_integrated_gradients(model: nn.Module, inputs: Any, target: Target = 
     >>> smooth_integrated_gradients(model, torch.rand(3, 1, 2, 2), steps=5, samples=2, seed=0).shape
     (3, 1, 2, 2)
     """
-    from captum.attr import IntegratedGradients, NoiseTunnel
-
+    attr = captum_attr()
     _check_count("steps", steps)
     _check_count("samples", samples)
     x, classes = prepare(model, inputs, target)
     with attribution_mode(model, seed):
-        tunnel = NoiseTunnel(IntegratedGradients(model))
+        tunnel = attr.NoiseTunnel(attr.IntegratedGradients(model))
         return _numpy(tunnel.attribute(x, nt_type="smoothgrad", nt_samples=samples, stdevs=_noise_std(x, noise),
                                        baselines=_baseline(baseline, x), target=classes, n_steps=steps,
                                        internal_batch_size=batch_size))
