@@ -129,7 +129,7 @@ def save_png(item: Any, path: str) -> None:
         handle.write(data)
 
 
-def _safe_name(key: str) -> str:
+def safe_name(key: str) -> str:
     """A key usable in a file name ('accuracy|ds1' → 'accuracy_ds1')."""
     return key.replace("|", "_").replace("/", "_").replace(os.sep, "_")
 
@@ -165,7 +165,7 @@ class _ImageTrace(Trace):
             value = data[key] if key in data else fallback.get(key)
             if value is None:
                 continue
-            stem = f"{_safe_name(key)}_{self.system.mode}_epoch_{self.system.epoch_idx}"
+            stem = f"{safe_name(key)}_{self.system.mode}_epoch_{self.system.epoch_idx}"
             with visuals(value) as (items, batched):
                 for i, item in enumerate(items):
                     self.emit(f"{stem}_elem_{i}" if batched else stem, item)

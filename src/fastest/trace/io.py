@@ -18,7 +18,7 @@ from torch import nn
 from fastest.backend import atomic_open, load_model, save_model
 from fastest.errors import FastestValueError
 from fastest.op.op import to_list
-from fastest.trace.display import ImageSaver, ImageViewer
+from fastest.trace.display import ImageSaver, ImageViewer, safe_name
 from fastest.trace.essential import model_loss_key, to_number
 from fastest.trace.system import System
 from fastest.trace.tensorboard import TensorBoard
@@ -105,8 +105,7 @@ class BestModelSaver(Trace):
 
     @property
     def model_path(self) -> str:
-        safe = self.metric.replace("|", "_").replace("/", "_")
-        return os.path.join(self.save_dir, f"{self.model.model_name}_best_{safe}.pt")
+        return os.path.join(self.save_dir, f"{self.model.model_name}_best_{safe_name(self.metric)}.pt")
 
     def bind(self, system: System) -> None:
         super().bind(system)

@@ -13,7 +13,7 @@ import torch
 from fastest.errors import FastestValueError
 from fastest.op.op import to_list
 from fastest.op.tensorop.model import ModelOp
-from fastest.trace.display import _safe_name, visuals
+from fastest.trace.display import safe_name, visuals
 from fastest.trace.essential import to_number
 from fastest.trace.trace import Data, Trace
 
@@ -196,7 +196,7 @@ def run_folder(log_dir: str, system: System) -> str:
     'logs/lenet_adam-2024-05-01-12-00-00'
     """
     name, time = system.summary.name, system.experiment_time
-    return os.path.join(log_dir, f"{_safe_name(name)}-{time}" if name else time)
+    return os.path.join(log_dir, f"{safe_name(name)}-{time}" if name else time)
 
 
 def _nth(keys: str | Iterable[str | None] | None, index: int, count: int, name: str) -> str | None:
