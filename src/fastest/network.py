@@ -23,6 +23,7 @@ from fastest.op.step import StepContext, StepEngine, TorchUpdater, Updater
 from fastest.op.tensorop.model import BuildInfo, UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
 from fastest.schedule import EpochScheduler, RepeatScheduler, Scheduler, all_values, get_current_items
+from fastest.slicer.slicer import Slicer, check_slicers, forward_slicers, reverse_slicers
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -143,6 +144,7 @@ class StepPlan:
     retain_graph: list[bool]
     defer_from: int  # ops from this index on are a trailing block of UpdateOps: steps wait until the end
     needs_grad: bool
+    slicers: list[Slicer]  # cut the batch into mini-batches, each a step of its own
 
 
 class Network:
@@ -151,6 +153,8 @@ class Network:
     Args:
         ops: TensorOps (or Schedulers of TensorOps), run in order on each batch.
         pops: NumpyOps run on the CPU on the step's outputs (post-processing; used by ``transform``).
+        slicers: ``fastest.slicer`` Slicers (or Schedulers of them): the step's ops then run once per
+            mini-batch cut from the batch, and the keys the slicers un-slice are re-assembled.
 
     >>> import fastest as fe
     >>> from fastest.op.tensorop.model import ModelOp
@@ -161,13 +165,19 @@ class Network:
     (4, 2)
     """
 
-    def __init__(self, ops: Iterable[TensorOp | Scheduler | None], pops: Any = None) -> None:
+    def __init__(self, ops: Iterable[TensorOp | Scheduler | None], pops: Any = None, slicers: Any = None) -> None:
         from fastest.op.numpyop.numpyop import NumpyOp
 
         self.ops: list[Any] = [op for op in to_list(ops) if op is not None] if not isinstance(ops, TensorOp) else [ops]
         check_op_types([v for op in self.ops for v in all_values(op)], TensorOp, "Network")
         self.pops: list[Any] = [op for op in to_list(pops) if op is not None] if not isinstance(pops, NumpyOp) else [pops]
         check_op_types([v for op in self.pops for v in all_values(op)], NumpyOp, "Network pops")
+        single = isinstance(slicers, (Slicer, Scheduler))
+        self.slicers: list[Any] = [slicers] if single else [s for s in to_list(slicers) if s is not None]
+        for value in (v for item in self.slicers for v in all_values(item)):
+            if not isinstance(value, Slicer):
+                raise FastestTypeError(f"Network slicers must be fastest.slicer Slicers (or Schedulers of them), "
+                                       f"received {type(value).__name__}.")
         self.models: list[Any] = []
         for op in self.ops:
             for value in all_values(op):
@@ -196,7 +206,7 @@ class Network:
         return keys
 
     def get_scheduled_items(self, mode: str) -> list[Any]:
-        items = list(self.ops)
+        items = [*self.ops, *self.slicers]
         if mode == "train":
             items += [m.optimizer for m in self.models]
         return items
@@ -215,7 +225,9 @@ class Network:
                 defer_from -= 1
             if len(ops) - defer_from < 2:
                 defer_from = len(ops)  # a single trailing update has nothing to wait for
-            plan = StepPlan(ops, retain, defer_from, bool(grad_ops))
+            slicers = get_current_items(self.slicers, mode, epoch, ds_id)
+            check_slicers(slicers, f"mode {mode!r}, epoch {epoch}" + (f", ds_id {ds_id!r}" if ds_id else ""))
+            plan = StepPlan(ops, retain, defer_from, bool(grad_ops), slicers)
             self._plans[key] = plan
         return plan
 
@@ -244,18 +256,26 @@ class Network:
         engine = self._engine
         engine.updater = updater if updater is not None else _TORCH
         state = StepContext(mode, epoch, ds_id, step, smoke_step, plan.needs_grad, engine)
-        store = dict(batch)
         # Lightning validates under no_grad: ops that need gradients (FGSM, saliency) switch them back on
-        context = torch.enable_grad() if plan.needs_grad or enable_grad else torch.no_grad()
+        grad = plan.needs_grad or enable_grad
         try:
-            with context:
-                for i, op in enumerate(plan.ops):
-                    engine.retain_graph = plan.retain_graph[i]
-                    engine.defer_updates = i >= plan.defer_from
-                    run_op(op, store, state)
-            state.run_deferred()
+            if not plan.slicers:
+                return self._run_ops(plan, dict(batch), state, grad)
+            results = [_detached(self._run_ops(plan, minibatch, state, grad))  # frees each mini-batch's graph
+                       for minibatch in forward_slicers(plan.slicers, batch)]
+            return reverse_slicers(plan.slicers, results, batch)
         finally:
             engine.updater = _TORCH  # holds no reference to a LightningModule between steps
+
+    def _run_ops(self, plan: StepPlan, store: dict[str, Any], state: StepContext, grad: bool) -> dict[str, Any]:
+        """The plan's ops on one (mini-)batch, then the deferred updates."""
+        engine = self._engine
+        with torch.enable_grad() if grad else torch.no_grad():
+            for i, op in enumerate(plan.ops):
+                engine.retain_graph = plan.retain_graph[i]
+                engine.defer_updates = i >= plan.defer_from
+                run_op(op, store, state)
+        state.run_deferred()
         return store
 
     def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
@@ -279,6 +299,10 @@ class Network:
 
 
 _TORCH = TorchUpdater()
+
+
+def _detached(store: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in store.items()}
 
 
 def _name_models(models: list[Any]) -> None:

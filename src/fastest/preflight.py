@@ -1,8 +1,9 @@
 """The preflight: everything checked before the first training step.
 
 1. The key graph. For every signature epoch (where some scheduled item changes) × mode × ds_id,
-   keys flow dataset → pipeline ops → network ops → traces; every input must be produced before it
-   is read (:func:`walk_keys`, :func:`check_keys`). The same walk serves the Estimator, the
+   keys flow dataset → pipeline ops → (slicers) → network ops → traces; every input must be produced
+   before it is read (:func:`walk_keys`, :func:`check_keys`), and with slicers every key the traces
+   read from the network must be un-sliced. The same walk serves the Estimator, the
    Pipeline (which keys a batch has) and ``OpRunner`` in users' own LightningModules.
 2. The smoke step (:func:`smoke_step`, ``fit(warmup=True)``): one real batch per combination
    through pipeline and network, with no weight update and no trace events, so shape and dtype
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastest.errors import FastestKeyError, FastestTypeError, missing_key_message
+from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, missing_key_message
 from fastest.op.op import keys_after
 from fastest.schedule import get_current_items, signature_epochs
 from fastest.trace.essential import EvalEssential, TrainEssential
@@ -91,14 +92,18 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
                 sample_ops, _, batch_ops = pipeline.get_ops(mode, epoch, ds_id)
                 keys = walk_keys(sample_ops + batch_ops, peek_keys(pipeline.get_source(mode, epoch, ds_id)),
                                  "pipeline op", where)
-                network_ops = network.plan(mode, epoch, ds_id).ops
+                plan = network.plan(mode, epoch, ds_id)
+                _check_slice_keys(plan.slicers, keys, where)
                 produced: set[str] = set()
-                for op in network_ops:
+                for op in plan.ops:
                     needed[mode] |= {k for k in op.inputs if k not in produced}
                     produced |= set(op.outputs)
-                keys = walk_keys(network_ops, keys, "network op", where)
+                keys = walk_keys(plan.ops, keys, "network op", where)
                 active: list[Trace] = get_current_items(traces, mode, epoch, ds_id)
                 sort_traces(active, available=keys, where=where)
+                if plan.slicers:
+                    needed[mode] |= {k for s in plan.slicers for k in [*s.inputs, *s.outputs] if k not in produced}
+                    _check_unsliced(plan.slicers, produced, {k for t in active for k in t.inputs}, where)
                 for trace in active:
                     needed[mode] |= {k for k in trace.inputs if k != "*"}
                     if not isinstance(trace, (TrainEssential, EvalEssential)):  # they only echo monitored keys
@@ -111,6 +116,25 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
             f"modes {sorted(modes)}. Available keys include: {sorted(seen_anywhere)}."
         )
     return needed
+
+
+def _check_slice_keys(slicers: list[Any], keys: set[str], where: str) -> None:
+    for slicer in slicers:
+        for key in slicer.inputs:
+            if key not in keys:
+                raise FastestKeyError(missing_key_message(f"{type(slicer).__name__} (slicer)", key, keys, where))
+
+
+def _check_unsliced(slicers: list[Any], produced: set[str], wanted: set[str], where: str) -> None:
+    """A key the ops compute per mini-batch and a trace reads must be re-assembled by some slicer."""
+    unsliced = {k for s in slicers for k in s.outputs}
+    missing = sorted((produced & wanted) - unsliced)
+    if missing:
+        raise FastestValueError(
+            f"Slicers cut the batch in {where}, so the network computes {missing} once per mini-batch, and traces read "
+            f"them, but no slicer un-slices them. Add them to a slicer's unslice=... (e.g. "
+            f"AxisSlicer(axis=..., slice=..., unslice={missing}) or MeanUnslicer({missing}) for losses)."
+        )
 
 
 def smoke_step(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[str], total_epochs: int,
