@@ -69,9 +69,15 @@ def closest_match(key: str, candidates: Iterable[str]) -> str | None:
     'y_pred'
     >>> closest_match("zzz", ["x", "y"]) is None
     True
+    >>> closest_match("acc", ["accuracy", "ce"])  # a shortened name: the key a candidate starts with
+    'accuracy'
     """
-    matches = difflib.get_close_matches(key, sorted(set(candidates)), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    candidates = sorted(set(candidates))
+    matches = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    if matches:
+        return matches[0]
+    longer = [c for c in candidates if len(key) >= 2 and c.startswith(key)]
+    return min(longer, key=len) if longer else None
 
 
 def missing_key_message(who: str, key: str, available: Iterable[str], where: str = "") -> str:

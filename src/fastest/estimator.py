@@ -17,7 +17,7 @@ from fastest.errors import FastestTypeError, FastestValueError
 from fastest.network import Network
 from fastest.op.op import to_list
 from fastest.pipeline import Pipeline
-from fastest.preflight import check_keys, smoke_step
+from fastest.preflight import check_ds_ids, check_keys, check_save_targets, smoke_step
 from fastest.schedule import Scheduler, all_values, get_current_items
 from fastest.summary.summary import Summary
 from fastest.trace.essential import EvalEssential, Logger, TrainEssential, monitored_keys
@@ -159,7 +159,9 @@ class Estimator:
 
     # ----- running -------------------------------------------------------------------------------------------
     def _preflight(self, modes: tuple[str, ...], with_smoke_step: bool) -> dict[str, set[str]]:
-        """Key check (and the smoke step) for ``modes``; returns the keys batches keep."""
+        """Save locations, key check (and the smoke step) for ``modes``; returns the keys batches keep."""
+        check_save_targets(self.traces)
+        check_ds_ids(self.pipeline, self.network, self.traces)
         output_keys = check_keys(self.pipeline, self.network, self.traces, modes, self.epochs, self.monitor_names)
         if with_smoke_step:
             smoke_step(self.pipeline, self.network, self.traces, modes, self.epochs, output_keys)

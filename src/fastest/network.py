@@ -86,6 +86,11 @@ def build(
     weights = per_model(weights_path, "weights_path")
     names = per_model(model_name, "model_name") if model_name is not None else [None] * count
     model: Any
+    for name in names:
+        if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "/\\")
+                                 or name in (".", "..")):
+            raise FastestValueError(f"fe.build: model_name {name!r} must be a plain, non-empty name (savers put it in "
+                                    "file names, so no '/', '\\', '.' or '..'), e.g. model_name='generator'.")
     for model, opt_fn, weight, name in zip(models, optimizers, weights, names):
         if not isinstance(model, nn.Module):
             raise FastestTypeError(f"fe.build: model_fn must return torch nn.Module(s), received {type(model).__name__}.")

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,7 +22,7 @@ import torch
 
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, missing_key_message
 from fastest.op.op import keys_after
-from fastest.schedule import get_current_items, signature_epochs
+from fastest.schedule import all_values, get_current_items, signature_epochs
 from fastest.trace.essential import EvalEssential, TrainEssential
 from fastest.trace.trace import Trace, sort_traces
 
@@ -71,6 +72,59 @@ def walk_keys(ops: Iterable[Any], keys: Iterable[str], kind: str = "op", where: 
     return keys
 
 
+def check_save_targets(traces: list[Any]) -> None:
+    """Every folder (``save_dir``, ``log_dir``) and file (``filename``) a trace will write can be written.
+
+    Checked before the first step without creating anything: a file where a folder must go, a folder
+    where a file must go, or a place without write permission fails now, not after training.
+    """
+    for item in traces:
+        for trace in all_values(item):
+            owner = type(trace).__name__
+            for name in ("save_dir", "log_dir"):
+                folder = getattr(trace, name, None)
+                if isinstance(folder, str):
+                    _check_writable(folder, f"{owner} {name}", is_file=False)
+            filename = getattr(trace, "filename", None)
+            if isinstance(filename, str):
+                _check_writable(filename, f"{owner} filename", is_file=True)
+
+
+def check_ds_ids(pipeline: Any, network: Any, traces: list[Any]) -> None:
+    """An op, slicer or trace restricted to dataset ids must name datasets the Pipeline has: a typo would
+    otherwise make it silently never run (or always run, for a '!' blacklist)."""
+    known = {ds_id for sources in pipeline.data.values() for ds_id in sources}
+    items = [*pipeline.ops, *network.ops, *getattr(network, "slicers", []), *traces]
+    for item in items:
+        for value in all_values(item):
+            ids: frozenset[str] = getattr(getattr(value, "ds_id", None), "ids", frozenset())
+            unknown = sorted(ids - known)
+            if unknown:
+                named = sorted(k for k in known if k)
+                raise FastestValueError(
+                    f"{type(value).__name__}: ds_id {unknown} names no dataset of the Pipeline, so it would never "
+                    f"run as meant. The Pipeline's dataset ids are {named or 'none (one unnamed dataset per mode)'}; "
+                    "name datasets with train_data={'a': ...} or fix the ds_id."
+                )
+
+
+def _check_writable(path: str, owner: str, is_file: bool) -> None:
+    target = os.path.abspath(path)
+    if is_file and os.path.isdir(target):
+        raise FastestValueError(f"{owner} {path!r} is a folder, but a file is written there; give a file name such "
+                                f"as {os.path.join(path, 'log.csv')!r}.")
+    folder = os.path.dirname(target) if is_file else target
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise FastestValueError(f"{owner}: the folder {folder!r} cannot be created because {existing!r} is a file. "
+                                "Move the file or choose another folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FastestValueError(f"{owner}: no permission to write in {existing!r} (needed for {path!r}). Choose a "
+                                "folder you can write to.")
+
+
 def run_signature_epochs(pipeline: Any, network: Any, traces: list[Any], mode: str, total_epochs: int) -> list[int]:
     """Epochs at which something of ``mode`` may change (epoch 1 included) and the mode has data."""
     items = pipeline.get_scheduled_items(mode) + network.get_scheduled_items(mode) + traces
@@ -84,6 +138,9 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
     monitor = set(monitor_names)
     needed: dict[str, set[str]] = {}
     seen_anywhere: set[str] = set()
+    if "train" in modes and "eval" not in modes:
+        _check_eval_only_traces(traces)
+    sources: dict[int, tuple[Trace, set[str], str]] = {}
     for mode in modes:
         needed[mode] = set(monitor)
         for epoch in run_signature_epochs(pipeline, network, traces, mode, total_epochs):
@@ -101,6 +158,7 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
                 keys = walk_keys(plan.ops, keys, "network op", where)
                 active: list[Trace] = get_current_items(traces, mode, epoch, ds_id)
                 sort_traces(active, available=keys, where=where)
+                _collect_trace_sources(active, keys, where, sources)
                 if plan.slicers:
                     needed[mode] |= {k for s in plan.slicers for k in [*s.inputs, *s.outputs] if k not in produced}
                     _check_unsliced(plan.slicers, produced, {k for t in active for k in t.inputs}, where)
@@ -109,6 +167,7 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
                     if not isinstance(trace, (TrainEssential, EvalEssential)):  # they only echo monitored keys
                         seen_anywhere |= set(trace.outputs)
                 seen_anywhere |= keys
+    _check_trace_inputs(sources.values())
     missing = sorted(monitor - seen_anywhere)
     if missing:
         raise FastestKeyError(
@@ -116,6 +175,44 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
             f"modes {sorted(modes)}. Available keys include: {sorted(seen_anywhere)}."
         )
     return needed
+
+
+def _collect_trace_sources(traces: list[Trace], keys: set[str], where: str,
+                           sources: dict[int, tuple[Trace, set[str], str]]) -> None:
+    """Note, for each trace, the keys really available to it here (see :func:`_check_trace_inputs`).
+
+    The essential traces pass monitored keys (losses, a saver's metric) on only when the batch has
+    them, so they vouch for nothing else.
+    """
+    essential = (TrainEssential, EvalEssential)
+    writes = [set(t.outputs) - (set(t.monitor_names) if isinstance(t, essential) else set()) for t in traces]
+    for i, trace in enumerate(traces):
+        if not isinstance(trace, essential):
+            seen = sources.setdefault(id(trace), (trace, set(), where))
+            seen[1].update(keys, *(w for j, w in enumerate(writes) if j != i))  # not its own outputs
+
+
+def _check_trace_inputs(sources: Iterable[tuple[Trace, set[str], str]]) -> None:
+    """Every key a trace reads is written, in some mode the trace runs in, by the batch or a trace.
+
+    ``BestModelSaver(metric="acc")`` with nothing writing "acc" fails here, naming the saver (a trace
+    that runs in every mode, such as a logger, may read a key that only one mode has). ``key|ds_id``
+    is written wherever ``key`` is.
+    """
+    for trace, produced, where in sources:
+        for key in trace.inputs:
+            if key != "*" and key not in produced and key.split("|")[0] not in produced:
+                raise FastestKeyError(missing_key_message(f"{type(trace).__name__} (trace)", key, produced, where))
+
+
+def _check_eval_only_traces(traces: list[Any]) -> None:
+    for item in traces:
+        for trace in all_values(item):
+            if trace.mode == frozenset({"eval"}):
+                raise FastestValueError(
+                    f"{type(trace).__name__} runs only in mode 'eval', but the Pipeline has no eval_data, so it would "
+                    "never act. Give the Pipeline eval_data=..., or remove the trace."
+                )
 
 
 def _check_slice_keys(slicers: list[Any], keys: set[str], where: str) -> None:

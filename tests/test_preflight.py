@@ -1,0 +1,93 @@
+"""Mistakes found before the first training step: trace inputs nothing writes, eval-only traces without
+eval data, save locations, model names, dataset ids."""
+
+import os
+
+import pytest
+from torch import nn
+
+import fastest as fe
+from fastest.errors import FastestKeyError, FastestValueError
+from fastest.trace.adapt import EarlyStopping, ReduceLROnPlateau
+from fastest.trace.io import BestModelSaver, CSVLogger
+from fastest.trace.metric import Accuracy
+from tests.conftest import quiet_estimator
+from tests.test_estimator import Recorder, classifier
+
+
+def fit_with(traces, toy_data, tiny_model, eval_data=True):
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1] if eval_data else None, batch_size=16,
+                           num_process=0)
+    recorder = Recorder()
+    quiet_estimator(pipeline, classifier(tiny_model), epochs=2, traces=[recorder, *traces]).fit()
+    return recorder
+
+
+@pytest.mark.parametrize("make", [lambda m, d: BestModelSaver(model=m, save_dir=str(d), metric="acc", save_best_mode="max"),
+                                  lambda m, d: ReduceLROnPlateau(model=m, metric="acc", best_mode="max")],
+                         ids=["BestModelSaver", "ReduceLROnPlateau"])
+def test_a_metric_nothing_writes_fails_before_training_naming_the_trace(make, toy_data, tiny_model, tmp_path):
+    trace = make(tiny_model, tmp_path)
+    recorder = Recorder()
+    with pytest.raises(FastestKeyError, match=rf"^{type(trace).__name__} \(trace\) reads key 'acc' in mode 'eval', "
+                                              r"epoch 1, .*Did you mean 'accuracy'\?"):
+        fit_with([Accuracy(true_key="y", pred_key="y_pred"), trace, recorder], toy_data, tiny_model)
+    assert recorder.events == []  # nothing ran: no step, no event
+
+
+def test_a_metric_that_a_trace_writes_or_the_batch_has_passes(toy_data, tiny_model, tmp_path):
+    saver = BestModelSaver(model=tiny_model, save_dir=str(tmp_path), metric="accuracy", save_best_mode="max")
+    logger = CSVLogger(str(tmp_path / "log.csv"), monitor_names=["accuracy", "ce"])  # every mode; eval has accuracy
+    recorder = fit_with([Accuracy(true_key="y", pred_key="y_pred"), saver, logger,
+                         EarlyStopping(monitor="ce", patience=5)], toy_data, tiny_model)
+    assert sum(e[0] == "epoch_end" and e[1] == "eval" for e in recorder.events) == 2
+
+
+@pytest.mark.parametrize("make", [lambda m, d: BestModelSaver(model=m, save_dir=str(d)),
+                                  lambda m, d: EarlyStopping(monitor="ce")], ids=["BestModelSaver", "EarlyStopping"])
+def test_an_eval_only_trace_without_eval_data_fails_before_training(make, toy_data, tiny_model, tmp_path):
+    trace = make(tiny_model, tmp_path)
+    with pytest.raises(FastestValueError, match=rf"^{type(trace).__name__} runs only in mode 'eval', but the Pipeline "
+                                                r"has no eval_data.*eval_data=\.\.\."):
+        fit_with([trace], toy_data, tiny_model, eval_data=False)
+
+
+def test_save_locations_are_checked_before_training(toy_data, tiny_model, tmp_path):
+    (tmp_path / "file").write_text("in the way")
+    (tmp_path / "logs").mkdir()
+    cases = [
+        (CSVLogger(str(tmp_path / "logs")), r"CSVLogger filename '.*logs' is a folder, but a file is written there"),
+        (BestModelSaver(model=tiny_model, save_dir=str(tmp_path / "file" / "models")),
+         r"BestModelSaver save_dir: the folder '.*file/models' cannot be created because '.*file' is a file"),
+    ]
+    for trace, message in cases:
+        recorder = Recorder()
+        with pytest.raises(FastestValueError, match=message):
+            fit_with([trace, recorder], toy_data, tiny_model)
+        assert recorder.events == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "logs"]  # the check created nothing
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_a_folder_without_write_permission_fails_before_training(toy_data, tiny_model, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(FastestValueError, match="no permission to write in"):
+        fit_with([BestModelSaver(model=tiny_model, save_dir=str(locked / "models"))], toy_data, tiny_model)
+
+
+def test_model_names_that_would_escape_the_save_folder_are_refused():
+    for name in ("../outside", "a/b", "..", ""):
+        with pytest.raises(FastestValueError, match="model_name .* must be a plain, non-empty name"):
+            fe.build(lambda: nn.Linear(2, 2), optimizer_fn="sgd", model_name=name)
+
+
+def test_a_ds_id_that_names_no_dataset_fails_before_training(toy_data, tiny_model):
+    with pytest.raises(FastestValueError, match=r"Accuracy: ds_id \['evl'\] names no dataset of the Pipeline.*"
+                                                r"dataset ids are none"):
+        fit_with([Accuracy(true_key="y", pred_key="y_pred", ds_id="evl")], toy_data, tiny_model)
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data={"a": toy_data[1], "b": toy_data[1]}, batch_size=16,
+                           num_process=0)
+    estimator = quiet_estimator(pipeline, classifier(tiny_model), traces=[Accuracy("y", "y_pred", ds_id="!c")])
+    with pytest.raises(FastestValueError, match=r"ds_id \['c'\] names no dataset.*dataset ids are \['a', 'b'\]"):
+        estimator.fit()
