@@ -146,6 +146,15 @@ def _label(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _suitable_table(search: SearchLike, ignore_keys: Keys, problem_of: Any, who: str) -> _Table:
+    """The search's table, or an error when ``problem_of(table)`` says this plot does not suit it."""
+    table = _Table(search, ignore_keys)
+    problem = problem_of(table)
+    if problem:
+        raise FastestValueError(f"{who}: {problem}. Use visualize_search() to pick a suitable plot.")
+    return table
+
+
 def plot_cartesian(search: SearchLike, title: str | None = None, ignore_keys: Keys = None,
                    groups: list[list[str]] | None = None) -> Any:
     """One panel per result (or per group of results) against the single searched parameter.
@@ -159,10 +168,7 @@ def plot_cartesian(search: SearchLike, title: str | None = None, ignore_keys: Ke
     Returns:
         A matplotlib Figure.
     """
-    table = _Table(search, ignore_keys)
-    problem = _cartesian_problem(table)
-    if problem:
-        raise FastestValueError(f"plot_cartesian: {problem}. Use visualize_search() to pick a suitable plot.")
+    table = _suitable_table(search, ignore_keys, _cartesian_problem, "plot_cartesian")
     panels = [list(group) for group in (groups or [])]
     for key in (key for group in panels for key in group):
         if key not in table.results:
@@ -207,10 +213,7 @@ def plot_heatmap(search: SearchLike, title: str | None = None, ignore_keys: Keys
     Returns:
         A matplotlib Figure.
     """
-    table = _Table(search, ignore_keys)
-    problem = _heatmap_problem(table)
-    if problem:
-        raise FastestValueError(f"plot_heatmap: {problem}. Use visualize_search() to pick a suitable plot.")
+    table = _suitable_table(search, ignore_keys, _heatmap_problem, "plot_heatmap")
     x_key, y_key = table.params
     x_levels, y_levels = table.levels(x_key), table.levels(y_key)
     x_index = [x_levels.index(v) for v in table.columns[x_key]]
