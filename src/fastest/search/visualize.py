@@ -15,125 +15,24 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 import os
-import re
 import sys
 import tempfile
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from fastest.backend import atomic_open
-from fastest.errors import FastestKeyError, FastestRuntimeError, FastestTypeError, FastestValueError
-from fastest.search.search import Search
-
-SearchLike = Search | str | os.PathLike
-Keys = str | Sequence[str] | None
-
-
-def _natural(text: Any) -> list[Any]:
-    """Sort key that puts 'x2' before 'x10'."""
-    return [int(part) if i % 2 else part.lower() for i, part in enumerate(re.split(r"(\d+)", str(text)))]
-
-
-def _no_eval(search_idx: int, **params: Any) -> Any:
-    raise FastestRuntimeError("This search was loaded from a file for plotting only; it cannot evaluate.")
-
-
-def _as_search(search: SearchLike) -> Search:
-    if isinstance(search, Search):
-        return search
-    if not isinstance(search, (str, os.PathLike)):
-        raise FastestTypeError(f"Expected a Search or the path of a saved search (.json), received "
-                               f"{type(search).__name__}.")
-    path = os.path.abspath(os.path.normpath(os.fspath(search)))
-    if not os.path.isfile(path):
-        raise FastestValueError(f"No saved search at {path}. Pass the JSON file that Search.save() wrote.")
-    with open(path) as handle:
-        state = json.load(handle)
-    name = state.get("name") if isinstance(state, dict) else None
-    loaded = Search(eval_fn=_no_eval, name=name if isinstance(name, str) and name else "search")
-    loaded._set_state(state, path)
-    return loaded
-
-
-def _scalar(value: Any) -> int | float | str:
-    """One plottable value: a one-element list is unwrapped, anything not a number or string becomes a string."""
-    if isinstance(value, (list, tuple)) and len(value) == 1:
-        value = value[0]
-    return value if isinstance(value, (int, float, str)) else str(value)
-
-
-class _Table:
-    """A search summary as columns (one list per parameter and result key, in trial order)."""
-
-    def __init__(self, search: SearchLike, ignore_keys: Keys) -> None:
-        search = _as_search(search)
-        self.name, self.best_mode, self.optimize_field = search.name, search.best_mode, search.optimize_field
-        summary = search.search_summary
-        if not summary:
-            raise FastestValueError(f"Nothing to plot: the search {search.name!r} has no results yet. Call fit() "
-                                    "first, or pass a saved search.")
-        ignore = {ignore_keys} if isinstance(ignore_keys, str) else set(ignore_keys or ())
-        ignore.add("search_idx")
-        params = [key for key in summary[0]["param"] if key not in ignore]
-        self.results = sorted((key for key in summary[0]["result"] if key not in ignore), key=_natural)
-        if not self.results:
-            raise FastestValueError(f"Nothing to plot: every result key is ignored (ignore_keys={sorted(ignore)}; "
-                                    f"result keys: {sorted(summary[0]['result'])}).")
-        self.columns: dict[str, list[Any]] = {key: [] for key in params + self.results}
-        self.ignored_varying = False  # an ignored parameter took several values
-        for trial in summary:
-            for part, keys in (("param", params), ("result", self.results)):
-                found = sorted(set(trial[part]) - ignore)
-                if found != sorted(keys):
-                    raise FastestValueError(f"Cannot plot search {self.name!r}: trial {trial['param']['search_idx']} "
-                                            f"has {part} keys {found} but the first trial has {sorted(keys)}.")
-                for key in keys:
-                    self.columns[key].append(_scalar(trial[part][key]))
-            self.ignored_varying |= any(trial["param"][key] != summary[0]["param"].get(key)
-                                        for key in trial["param"] if key in ignore and key != "search_idx")
-        self.params = sorted((key for key in params if len(set(self.columns[key])) > 1), key=_natural)
-        for key in set(params) - set(self.params):  # one value throughout: nothing to show
-            del self.columns[key]
-        self.categorical = {key for key, values in self.columns.items()
-                            if not all(isinstance(v, (int, float)) for v in values)}
-
-    def levels(self, key: str) -> list[Any]:
-        """The distinct values of a column, sorted (numerically, or naturally for text)."""
-        values = set(self.columns[key])
-        return sorted(values, key=_natural) if key in self.categorical else sorted(values)
-
-    def position(self, key: str) -> np.ndarray:
-        """The column as numbers: its values, or each category's index among :meth:`levels`."""
-        if key not in self.categorical:
-            return np.asarray(self.columns[key], dtype=np.float64)
-        index = {level: i for i, level in enumerate(self.levels(key))}
-        return np.asarray([index[v] for v in self.columns[key]], dtype=np.float64)
-
-    def colormap(self) -> str:
-        return "viridis_r" if self.best_mode == "min" else "viridis"
-
-
-def _cartesian_problem(table: _Table) -> str | None:
-    if len(table.params) != 1:
-        return f"cartesian plots need exactly 1 searched parameter, found {len(table.params)}: {table.params}"
-    if table.categorical:
-        return f"cartesian plots need numeric values; these are not: {sorted(table.categorical)}"
-    return None
-
-
-def _heatmap_problem(table: _Table) -> str | None:
-    if len(table.params) != 2:
-        return f"heatmaps need exactly 2 searched parameters, found {len(table.params)}: {table.params}"
-    if table.categorical & set(table.results):
-        return f"heatmaps need numeric results; these are not: {sorted(table.categorical & set(table.results))}"
-    if table.ignored_varying:
-        return "heatmaps cannot ignore a parameter that took several values (cells would overlap)"
-    return None
+from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
+from fastest.search.table import (
+    Keys,
+    ResultTable,
+    SearchLike,
+    as_search,
+    cartesian_problem,
+    heatmap_problem,
+)
 
 
 def _figure(width: float, height: float) -> Any:
@@ -146,9 +45,9 @@ def _label(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _suitable_table(search: SearchLike, ignore_keys: Keys, problem_of: Any, who: str) -> _Table:
+def _suitable_table(search: SearchLike, ignore_keys: Keys, problem_of: Any, who: str) -> ResultTable:
     """The search's table, or an error when ``problem_of(table)`` says this plot does not suit it."""
-    table = _Table(search, ignore_keys)
+    table = ResultTable(search, ignore_keys)
     problem = problem_of(table)
     if problem:
         raise FastestValueError(f"{who}: {problem}. Use visualize_search() to pick a suitable plot.")
@@ -168,7 +67,7 @@ def plot_cartesian(search: SearchLike, title: str | None = None, ignore_keys: Ke
     Returns:
         A matplotlib Figure.
     """
-    table = _suitable_table(search, ignore_keys, _cartesian_problem, "plot_cartesian")
+    table = _suitable_table(search, ignore_keys, cartesian_problem, "plot_cartesian")
     panels = [list(group) for group in (groups or [])]
     for key in (key for group in panels for key in group):
         if key not in table.results:
@@ -213,7 +112,7 @@ def plot_heatmap(search: SearchLike, title: str | None = None, ignore_keys: Keys
     Returns:
         A matplotlib Figure.
     """
-    table = _suitable_table(search, ignore_keys, _heatmap_problem, "plot_heatmap")
+    table = _suitable_table(search, ignore_keys, heatmap_problem, "plot_heatmap")
     x_key, y_key = table.params
     x_levels, y_levels = table.levels(x_key), table.levels(y_key)
     x_index = [x_levels.index(v) for v in table.columns[x_key]]
@@ -266,7 +165,7 @@ def plot_parallel_coordinates(search: SearchLike, color_by: str | None = None, t
     from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
 
-    table = _Table(search, ignore_keys)
+    table = ResultTable(search, ignore_keys)
     keys = table.params + table.results
     if color_by is None:
         numeric = [key for key in table.results if key not in table.categorical]
@@ -359,7 +258,7 @@ def visualize_cartesian(search: SearchLike, title: str | None = None, ignore_key
                         groups: list[list[str]] | None = None, save_path: str | None = None,
                         verbose: bool = True) -> str | None:
     """Save or show :func:`plot_cartesian`; returns the path written (None when shown inline)."""
-    search = _as_search(search)
+    search = as_search(search)
     figure = plot_cartesian(search, title=title, ignore_keys=ignore_keys, groups=groups)
     return _output(figure, save_path, verbose, title or search.name)
 
@@ -367,7 +266,7 @@ def visualize_cartesian(search: SearchLike, title: str | None = None, ignore_key
 def visualize_heatmap(search: SearchLike, title: str | None = None, ignore_keys: Keys = None,
                       save_path: str | None = None, verbose: bool = True) -> str | None:
     """Save or show :func:`plot_heatmap`; returns the path written (None when shown inline)."""
-    search = _as_search(search)
+    search = as_search(search)
     figure = plot_heatmap(search, title=title, ignore_keys=ignore_keys)
     return _output(figure, save_path, verbose, title or search.name)
 
@@ -376,7 +275,7 @@ def visualize_parallel_coordinates(search: SearchLike, color_by: str | None = No
                                    ignore_keys: Keys = None, save_path: str | None = None,
                                    verbose: bool = True) -> str | None:
     """Save or show :func:`plot_parallel_coordinates`; returns the path written (None when shown inline)."""
-    search = _as_search(search)
+    search = as_search(search)
     figure = plot_parallel_coordinates(search, color_by=color_by, title=title, ignore_keys=ignore_keys)
     return _output(figure, save_path, verbose, title or search.name)
 
@@ -414,10 +313,10 @@ def visualize_search(search: SearchLike, title: str | None = None, ignore_keys: 
     if unknown:
         raise FastestTypeError(f"visualize_search: unexpected argument(s) {sorted(unknown)}; it passes on only "
                                "'groups' (cartesian plots) and 'color_by' (parallel coordinates).")
-    search = _as_search(search)
-    table = _Table(search, ignore_keys)
-    if _cartesian_problem(table) is None:
+    search = as_search(search)
+    table = ResultTable(search, ignore_keys)
+    if cartesian_problem(table) is None:
         return visualize_cartesian(search, title, ignore_keys, kwargs.get("groups"), save_path, verbose)
-    if _heatmap_problem(table) is None:
+    if heatmap_problem(table) is None:
         return visualize_heatmap(search, title, ignore_keys, save_path, verbose)
     return visualize_parallel_coordinates(search, kwargs.get("color_by"), title, ignore_keys, save_path, verbose)
