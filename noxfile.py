@@ -27,7 +27,8 @@ def shared_env(session: nox.Session) -> Path:
     wanted = hashlib.sha256(Path("pyproject.toml").read_bytes()).hexdigest()
     bin_dir = SHARED / ("Scripts" if sys.platform == "win32" else "bin")
     if not stamp.exists() or stamp.read_text() != wanted:
-        session.run(sys.executable, "-m", "venv", str(SHARED), external=True)
+        # virtualenv (a dependency of nox, and what nox itself uses) seeds pip without ensurepip
+        session.run(sys.executable, "-m", "virtualenv", "--clear", str(SHARED), external=True)
         session.run(str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "-e", ".[test,lint]", external=True)
         stamp.write_text(wanted)
     return bin_dir
