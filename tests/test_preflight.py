@@ -1,13 +1,18 @@
-"""Mistakes found before the first training step: trace inputs nothing writes, eval-only traces without
-eval data, save locations, model names, dataset ids."""
+"""Mistakes found before the first training step (trace inputs nothing writes, eval-only traces without
+eval data, save locations, model names, dataset ids) or at the first step (a model no gradient reaches)."""
 
 import os
 
 import pytest
+import torch
 from torch import nn
 
 import fastest as fe
 from fastest.errors import FastestKeyError, FastestValueError
+from fastest.op.tensorop import LambdaOp
+from fastest.op.tensorop.loss import CrossEntropy
+from fastest.op.tensorop.model import ModelOp, UpdateOp
+from fastest.testing import Epoch, run_epochs
 from fastest.trace.adapt import EarlyStopping, ReduceLROnPlateau
 from fastest.trace.io import BestModelSaver, CSVLogger
 from fastest.trace.metric import Accuracy
@@ -91,3 +96,36 @@ def test_a_ds_id_that_names_no_dataset_fails_before_training(toy_data, tiny_mode
     estimator = quiet_estimator(pipeline, classifier(tiny_model), traces=[Accuracy("y", "y_pred", ds_id="!c")])
     with pytest.raises(FastestValueError, match=r"ds_id \['c'\] names no dataset.*dataset ids are \['a', 'b'\]"):
         estimator.fit()
+
+
+def test_a_model_no_gradient_reaches_fails_at_the_first_step(toy_data, tiny_model):
+    other = fe.build(lambda: nn.Linear(4, 2), optimizer_fn="sgd", model_name="unused")
+    network = fe.Network([ModelOp(model=tiny_model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=other, loss_name="ce")])
+    before = [p.detach().clone() for p in other.parameters()]
+    recorder = Recorder()
+    pipeline = fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0)
+    with pytest.raises(FastestValueError, match=r"^UpdateOp.forward failed \(mode='train', epoch=1, step=1, ds_id=''\): "
+                                                r"the loss 'ce' does not depend on the model, so no gradient reaches "
+                                                r"model 'unused'"):
+        quiet_estimator(pipeline, network, traces=[recorder]).fit()
+    assert all(torch.equal(a, b) for a, b in zip(before, other.parameters()))
+    detached = fe.Network([ModelOp(model=tiny_model, inputs="x", outputs="y_pred"),
+                           LambdaOp(fn=lambda p: p.detach(), inputs="y_pred", outputs="y_pred"),
+                           CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=tiny_model, loss_name="ce")])
+    with pytest.raises(FastestValueError, match=r"the loss 'ce' is not connected to any autograd graph"):
+        quiet_estimator(pipeline, detached).fit()
+
+
+def test_a_model_without_trainable_parameters_gets_no_optimizer():
+    with pytest.raises(FastestValueError, match=r"model 'frozen' has no trainable parameters.*optimizer_fn=None"):
+        fe.build(lambda: nn.Identity(), optimizer_fn="adam", model_name="frozen")
+
+
+def test_best_model_saver_never_keeps_a_non_finite_model(tmp_path):
+    model = fe.build(lambda: nn.Linear(2, 1), optimizer_fn="sgd", model_name="net")
+    saver = BestModelSaver(model=model, save_dir=str(tmp_path), metric="ce")
+    logs = run_epochs(saver, [Epoch(logs={"ce": v}) for v in (float("nan"), 0.5, float("inf"), 0.7)])
+    assert [log["min_ce"] for log in logs] == [None, 0.5, 0.5, 0.5]
+    assert [log["since_best_ce"] for log in logs] == [1, 0, 1, 2]
+    assert os.listdir(tmp_path) == ["net_best_ce.pt"]

@@ -123,6 +123,11 @@ def _make_optimizer(optimizer_fn: Any, model: nn.Module, name: str) -> Any:
         if isinstance(optimizer_fn, EpochScheduler):
             return EpochScheduler({epoch: make(v) for epoch, v in optimizer_fn.epoch_dict.items()})
         return RepeatScheduler([make(v) for v in optimizer_fn.repeat_list])
+    if not any(p.requires_grad for p in model.parameters()):
+        raise FastestValueError(
+            f"fe.build: model {name!r} has no trainable parameters, so an optimizer has nothing to update. Pass "
+            "optimizer_fn=None for a model that does not train."
+        )
     if isinstance(optimizer_fn, str):
         if optimizer_fn.lower() not in OPTIMIZERS:
             raise FastestValueError(

@@ -8,6 +8,7 @@ images (:class:`ImageSaver`, :class:`ImageViewer`) in ``fastest.trace.display`` 
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -118,7 +119,8 @@ class BestModelSaver(Trace):
 
     def on_epoch_end(self, data: Data) -> None:
         value = float(data[self.metric])
-        better = self.best is None or (value < self.best if self.save_best_mode == "min" else value > self.best)
+        better = math.isfinite(value) and (  # a NaN or infinite model is never the best one
+            self.best is None or (value < self.best if self.save_best_mode == "min" else value > self.best))
         if better:
             self.best, self.since_best = value, 0
             if self.system.is_chief:

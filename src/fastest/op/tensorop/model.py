@@ -169,9 +169,15 @@ class UpdateOp(TensorOp):
         self.merge_grad = merge_grad
         self.defer = defer
         self._accumulated = 0
+        self._reached = False  # a gradient reached the model at the first update
 
     def get_fe_models(self) -> list[nn.Module]:
         return [self.model]
+
+    def _no_gradient(self, why: str) -> str:
+        return (f"the loss {self.loss_name!r} {why}, so no gradient reaches model "
+                f"{self.model.model_name!r} and it would never train. Compute {self.loss_name!r} from this model's "
+                "output (a ModelOp with gradients=True), or remove the UpdateOp to keep the model frozen.")
 
     def get_fe_loss_keys(self) -> list[str]:
         return [self.loss_name]
@@ -191,7 +197,16 @@ class UpdateOp(TensorOp):
             loss = data if data.ndim == 0 else data.mean()
             if self.merge_grad > 1:
                 loss = loss / self.merge_grad
+            if not self._reached and not loss.requires_grad:
+                raise FastestValueError(self._no_gradient("is not connected to any autograd graph (it was computed "
+                                                          "from detached values or under no_grad)"))
             engine.updater.backward(loss, self.model, retain_graph=engine.retain_graph)
+            if not self._reached:  # the first update: a model no gradient reaches would silently never train
+                params = [p for p in self.model.parameters() if p.requires_grad]
+                if not params or all(p.grad is None for p in params):
+                    raise FastestValueError(self._no_gradient(
+                        "does not depend on the model" if params else "cannot train it: it has no trainable parameters"))
+                self._reached = True
         self._accumulated += 1
         if self._accumulated < self.merge_grad:
             return
