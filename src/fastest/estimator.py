@@ -20,7 +20,7 @@ from fastest.pipeline import Pipeline
 from fastest.preflight import check_ds_ids, check_keys, check_save_targets, smoke_step
 from fastest.schedule import Scheduler, all_values, get_current_items
 from fastest.summary.summary import Summary
-from fastest.trace.essential import EvalEssential, Logger, TrainEssential, monitored_keys
+from fastest.trace.essential import with_essentials
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
 
@@ -130,17 +130,9 @@ class Estimator:
 
     # ----- traces ----------------------------------------------------------------------------------------------
     def _prepare_traces(self) -> list[Any]:
-        """The user's traces between the essential ones, every one bound to the run's System.
-
-        User traces are bound first: a trace may settle its keys from the run (a default metric)."""
-        user = [value for trace in self.user_traces for value in all_values(trace)]
-        for trace in user:
-            trace.bind(self.system)
-        monitor = monitored_keys(self.monitor_names | self.network.get_loss_keys(), user)
-        essentials = [TrainEssential(monitor), EvalEssential(monitor), Logger(verbose=self.log_steps is not None)]
-        for trace in essentials:
-            trace.bind(self.system)
-        return [essentials[0], essentials[1], *self.user_traces, essentials[2]]
+        """The user's traces between the essential ones, every one bound to the run's System."""
+        return with_essentials(self.system, self.user_traces, self.monitor_names | self.network.get_loss_keys(),
+                               ("train", "eval", "test"), verbose=self.log_steps is not None)
 
     def traces_for(self, mode: str, epoch: int, ds_id: str = "") -> list[Trace]:
         """The traces active in (mode, epoch, ds_id), sorted by their keys (cached).

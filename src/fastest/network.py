@@ -22,6 +22,7 @@ from fastest.op.op import check_op_types, run_op, to_list
 from fastest.op.step import StepContext, StepEngine, TorchUpdater, Updater
 from fastest.op.tensorop.model import BuildInfo, UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
+from fastest.preflight import describe
 from fastest.schedule import EpochScheduler, RepeatScheduler, Scheduler, all_values, get_current_items
 from fastest.slicer.slicer import Slicer, check_slicers, forward_slicers, reverse_slicers
 
@@ -236,7 +237,7 @@ class Network:
             if len(ops) - defer_from < 2:
                 defer_from = len(ops)  # a single trailing update has nothing to wait for
             slicers = get_current_items(self.slicers, mode, epoch, ds_id)
-            check_slicers(slicers, f"mode {mode!r}, epoch {epoch}" + (f", ds_id {ds_id!r}" if ds_id else ""))
+            check_slicers(slicers, describe(mode, epoch, ds_id))
             plan = StepPlan(ops, retain, defer_from, bool(grad_ops), slicers)
             self._plans[key] = plan
         return plan

@@ -27,7 +27,7 @@ from fastest.op.op import to_list
 from fastest.op.tensorop.model import UpdateOp
 from fastest.op.tensorop.tensorop import TensorOp
 from fastest.preflight import describe, walk_keys
-from fastest.trace.essential import EvalEssential, Logger, monitored_keys
+from fastest.trace.essential import EvalEssential, with_essentials
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
 
@@ -131,12 +131,7 @@ class TraceCallback(TraceBridge):
         user = [traces] if isinstance(traces, Trace) else list(traces)
         losses = set(to_list(loss_keys))
         system = System(_UserLoop(losses), user, total_epochs=0, log_steps=log_steps)  # type: ignore[arg-type]
-        for trace in user:  # first: a trace may take its keys from the run (a default metric)
-            trace.bind(system)
-        essential, logger = EvalEssential(monitored_keys(losses, user)), Logger(verbose=verbose)
-        essential.bind(system)
-        logger.bind(system)
-        self.traces = system.traces = [essential, *user, logger]
+        self.traces = system.traces = with_essentials(system, user, losses, ("eval", "test"), verbose)
         self._sorted: dict[tuple[str, str], list[Trace]] = {}
         self._checked: set[str] = set()
         self._trainer: pl.Trainer | None = None

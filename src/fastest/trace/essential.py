@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from fastest.errors import FastestValueError
+from fastest.schedule import all_values
 from fastest.trace.trace import Data, Trace
 
 
@@ -52,6 +53,24 @@ def monitored_keys(names: Iterable[str], traces: Iterable[Any]) -> set[str]:
     traces = list(traces)
     keys = set(names).union(*(t.fe_monitor_names for t in traces))
     return keys - {key for t in traces for key in t.outputs}
+
+
+def with_essentials(system: Any, user: list[Any], names: Iterable[str], modes: Iterable[str],
+                    verbose: bool) -> list[Any]:
+    """The run's traces: the essential ones for ``modes``, the user's, then the Logger, all bound to ``system``.
+
+    ``user`` (traces or Schedulers of traces) is bound first: a trace may settle its keys from the run
+    (a default metric), and the essential traces then monitor ``names`` plus the keys those traces watch.
+    """
+    values = [value for trace in user for value in all_values(trace)]
+    for trace in values:
+        trace.bind(system)
+    monitor = monitored_keys(names, values)
+    essentials = ([TrainEssential(monitor)] if "train" in modes else []) + [EvalEssential(monitor)]
+    logger = Logger(verbose=verbose)
+    for trace in [*essentials, logger]:
+        trace.bind(system)
+    return [*essentials, *user, logger]
 
 
 class TrainEssential(Trace):
