@@ -34,13 +34,13 @@ def test_build_loads_weights(tmp_path):
 
 
 def test_build_errors():
-    with pytest.raises(FastestValueError, match="unknown optimizer 'adamw2'"):
+    with pytest.raises(FastestValueError, match="unknown optimizer_fn 'adamw2'.*Did you mean 'adam'"):
         fe.build(lambda: nn.Linear(2, 2), optimizer_fn="adamw2")
     with pytest.raises(FastestTypeError, match="must return a torch.optim.Optimizer"):
         fe.build(lambda: nn.Linear(2, 2), optimizer_fn=lambda p: "adam")
     with pytest.raises(FastestValueError, match="returned 2 model\\(s\\) but optimizer_fn has 3 entries"):
         fe.build(lambda: [nn.Linear(1, 1), nn.Linear(1, 1)], optimizer_fn=["sgd", "sgd", "sgd"])
-    with pytest.raises(FastestTypeError, match="must return torch nn.Module"):
+    with pytest.raises(FastestTypeError, match="must return a torch nn.Module"):
         fe.build(lambda: "model", optimizer_fn="sgd")
 
 

@@ -105,7 +105,7 @@ def test_a_model_no_gradient_reaches_fails_at_the_first_step(toy_data, tiny_mode
     before = [p.detach().clone() for p in other.parameters()]
     recorder = Recorder()
     pipeline = fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0)
-    with pytest.raises(FastestValueError, match=r"^UpdateOp.forward failed \(mode='train', epoch=1, step=1, ds_id=''\): "
+    with pytest.raises(FastestValueError, match=r"^UpdateOp.forward failed \(mode 'train', epoch 1, step 1\): "
                                                 r"the loss 'ce' does not depend on the model, so no gradient reaches "
                                                 r"model 'unused'"):
         quiet_estimator(pipeline, network, traces=[recorder]).fit()

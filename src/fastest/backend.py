@@ -12,6 +12,7 @@ Probability inputs are clipped to ``[1e-7, 1 - 1e-7]`` before the log, like Fast
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fastest.errors import FastestValueError
+from fastest.errors import FastestValueError, add_location
 
 EPSILON = 1e-7
 
@@ -131,10 +132,36 @@ def load_model(model: nn.Module, weights_path: str, load_optimizer: bool = False
     """Load weights saved by :func:`save_model` (or any ``state_dict`` file) into ``model``."""
     if not os.path.isfile(weights_path):
         raise FileNotFoundError(f"No weights file at {weights_path!r}. Check the path, or train and save first.")
-    model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+    _load_into(model, weights_path)
     if load_optimizer:
         opt_path = weights_path[: -len(".pt")] + "_opt.pt" if weights_path.endswith(".pt") else weights_path + "_opt"
-        _optimizer_of(model).load_state_dict(torch.load(opt_path, map_location="cpu", weights_only=True))
+        _optimizer_of(model).load_state_dict(read_weights(opt_path))
+
+
+def read_weights(path: str) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a file it cannot read names the path and what to do."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise FastestValueError(
+            f"{path!r} is not a weights file that can be loaded safely ({type(error).__name__}: "
+            f"{str(error).splitlines()[0]}). Point to a file written by fastest's savers or torch.save(model.state_dict())."
+        ) from error
+
+
+def _load_into(model: nn.Module, path: str) -> None:
+    state = read_weights(path)
+    if not isinstance(state, Mapping):
+        raise FastestValueError(f"{path!r} holds a {type(state).__name__}, not a state_dict; save weights with "
+                                "torch.save(model.state_dict(), path).")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        name = getattr(model, "model_name", None)
+        into = f"model {name!r} ({type(model).__name__})" if name else f"a {type(model).__name__}"
+        add_location(error, f"Loading the weights in {path!r}",
+                     f"into {into}; check that weights_path belongs to this architecture")
+        raise
 
 
 @contextmanager
@@ -155,6 +182,7 @@ def atomic_open(path: str, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    remove_stale_temp_files(folder)
     fd, tmp = _create_temp_file(folder, os.path.basename(path))
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
@@ -172,8 +200,49 @@ def atomic_open(path: str, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
+_TEMP_NAME = re.compile(r"^\..+\.fastest-(\d+)-[0-9a-f]{12}\.tmp$")
+
+
+def remove_stale_temp_files(folder: str) -> list[str]:
+    """Remove the temporary files that a killed process left in ``folder``; returns their paths.
+
+    :func:`atomic_open` names its temporary file after the writing process
+    (``.<name>.fastest-<pid>-<random>.tmp``). A ``kill -9`` during a write leaves it behind; the next
+    write into the folder (and the preflight, for every folder a run saves into) removes the files
+    whose process is gone. A file of a live process, such as another run writing there now, is kept.
+    """
+    removed: list[str] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            os.remove(path)
+            removed.append(path)
+        except OSError:
+            pass  # removed by someone else meanwhile, or not ours to remove
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or we cannot tell: keep the file
+    return True
+
+
 def _create_temp_file(folder: str, name: str) -> tuple[int, str]:
-    """Create a new, uniquely named file ``folder/.<name>.<random>.tmp``; returns (descriptor, path).
+    """Create a new, uniquely named file ``folder/.<name>.fastest-<pid>-<random>.tmp``; returns (descriptor, path).
 
     ``tempfile.mkstemp`` always creates mode 0600. Creating the file with ``os.open(..., 0o666)``
     instead lets the kernel apply the process umask, exactly as ``open(path, "w")`` does. Reading the
@@ -181,7 +250,7 @@ def _create_temp_file(folder: str, name: str) -> tuple[int, str]:
     files; this way the umask is never read or changed. ``O_EXCL`` makes a name clash fail, not reuse.
     """
     for _ in range(100):
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(folder, f".{name}.fastest-{os.getpid()}-{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
         except FileExistsError:

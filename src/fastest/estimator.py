@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastest.errors import FastestTypeError, FastestValueError
+from fastest.errors import FastestTypeError, FastestValueError, closest_match
 from fastest.network import Network
 from fastest.op.op import to_list
 from fastest.pipeline import Pipeline
@@ -23,6 +23,9 @@ from fastest.summary.summary import Summary
 from fastest.trace.essential import with_essentials
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
+
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", "transformer-engine",
+              "transformer-engine-float16", 16, 32, 64, "16", "32", "64", "bf16")
 
 
 class Estimator:
@@ -101,6 +104,12 @@ class Estimator:
                 raise FastestValueError(f"Estimator: {name} must be None or an int >= 1, received {value!r}.")
         if log_steps is not None and (not isinstance(log_steps, int) or log_steps < 0):
             raise FastestValueError(f"Estimator: log_steps must be None or an int >= 0, received {log_steps!r}.")
+        if precision is not None and precision not in PRECISIONS:
+            match = closest_match(str(precision), [str(p) for p in PRECISIONS])
+            raise FastestValueError(
+                f"Estimator: precision {precision!r} is not one of {[p for p in PRECISIONS if isinstance(p, str)]}."
+                + (f" Did you mean {match!r}?" if match else " Use '16-mixed' (GPU) or 'bf16-mixed' for mixed precision.")
+            )
         if gradient_clip is not None and not gradient_clip > 0:
             raise FastestValueError(f"Estimator: gradient_clip must be a positive number, received {gradient_clip!r}.")
         user_traces = [t for t in to_list(traces) if t is not None] if not isinstance(traces, Trace) else [traces]

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fastest.errors import FastestTypeError, FastestValueError
+from fastest.errors import FastestError, FastestTypeError, FastestValueError, add_location, closest_match
 from fastest.op.op import check_op_types, run_op, to_list
 from fastest.op.step import StepContext, StepEngine, TorchUpdater, Updater
 from fastest.op.tensorop.model import BuildInfo, UpdateOp
@@ -70,8 +70,20 @@ def build(
     >>> model.model_name, type(model.optimizer).__name__, model.optimizer.param_groups[0]["lr"]
     ('linear', 'SGD', 0.01)
     """
+    if isinstance(model_fn, nn.Module) or not callable(model_fn):
+        kind = f"a {type(model_fn).__name__} instance" if isinstance(model_fn, nn.Module) else repr(model_fn)
+        raise FastestTypeError(
+            f"fe.build: model_fn must be a function that creates the model, received {kind}. Pass the class or a "
+            f"function, e.g. model_fn={type(model_fn).__name__ if isinstance(model_fn, nn.Module) else 'MyNet'} or "
+            "model_fn=lambda: MyNet(classes=10)."
+        )
     built = model_fn()
     single = isinstance(built, nn.Module)
+    if not single and not (isinstance(built, (list, tuple)) and built):
+        raise FastestTypeError(
+            f"fe.build: model_fn returned {type(built).__name__} ({built!r:.60}); it must return a torch nn.Module "
+            "or a list of them."
+        )
     models: list[Any] = [built] if single else list(built)  # type: ignore[arg-type]
     count = len(models)
 
@@ -90,8 +102,9 @@ def build(
     for name in names:
         if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "/\\")
                                  or name in (".", "..")):
-            raise FastestValueError(f"fe.build: model_name {name!r} must be a plain, non-empty name (savers put it in "
-                                    "file names, so no '/', '\\', '.' or '..'), e.g. model_name='generator'.")
+            raise FastestValueError(f"fe.build: model_name {name!r} must be a plain, non-empty name: savers write "
+                                    "<save_dir>/<model_name>.pt, so a '/', '\\', '.' or '..' would put the file in "
+                                    "another folder. Use e.g. model_name='generator'.")
     for model, opt_fn, weight, name in zip(models, optimizers, weights, names):
         if not isinstance(model, nn.Module):
             raise FastestTypeError(f"fe.build: model_fn must return torch nn.Module(s), received {type(model).__name__}.")
@@ -101,7 +114,12 @@ def build(
             load_model(model, weight)
         if compile:
             model.compile(**(compile if isinstance(compile, dict) else {}))
-        optimizer = _make_optimizer(opt_fn, model, name or "model")
+        try:
+            optimizer = _make_optimizer(opt_fn, model, name or "model")
+        except Exception as error:
+            if not isinstance(error, FastestError):  # e.g. torch's "Invalid learning rate"
+                add_location(error, "fe.build optimizer_fn", f"model {name or 'model'!r}")
+            raise
         attributes = {"model_name": name or "model", "optimizer": optimizer,
                       "current_optimizer": None if isinstance(optimizer, Scheduler) else optimizer,
                       "fe_build": BuildInfo(mixed_precision=mixed_precision, auto_name=name is None)}
@@ -131,9 +149,10 @@ def _make_optimizer(optimizer_fn: Any, model: nn.Module, name: str) -> Any:
         )
     if isinstance(optimizer_fn, str):
         if optimizer_fn.lower() not in OPTIMIZERS:
+            match = closest_match(optimizer_fn.lower(), OPTIMIZERS)
             raise FastestValueError(
-                f"fe.build: unknown optimizer {optimizer_fn!r} for model {name!r}; use one of {sorted(OPTIMIZERS)} "
-                "or a function params -> torch.optim.Optimizer."
+                f"fe.build: unknown optimizer_fn {optimizer_fn!r} for model {name!r}; use one of {sorted(OPTIMIZERS)} "
+                "or a function params -> torch.optim.Optimizer." + (f" Did you mean {match!r}?" if match else "")
             )
         return OPTIMIZERS[optimizer_fn.lower()](model.parameters())
     if callable(optimizer_fn):
@@ -144,7 +163,8 @@ def _make_optimizer(optimizer_fn: Any, model: nn.Module, name: str) -> Any:
                 "torch.optim.Optimizer, e.g. lambda params: torch.optim.Adam(params, lr=1e-3)."
             )
         return optimizer
-    raise FastestTypeError(f"fe.build: optimizer_fn must be a string, a callable or None, received {optimizer_fn!r}.")
+    raise FastestTypeError(f"fe.build: optimizer_fn must be a string, a callable or None, received {optimizer_fn!r} "
+                           f"({type(optimizer_fn).__name__}).")
 
 
 @dataclass

@@ -17,10 +17,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from fastest.dataset.sampler import EpochSampler, unwrap
-from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
+from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, add_location
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
 from fastest.op.op import MODES, check_op_types, gather_inputs, run_op, to_list
-from fastest.op.step import StepContext
+from fastest.op.step import StepContext, location
 from fastest.preflight import peek_keys, walk_keys
 from fastest.schedule import Scheduler, all_values, get_current_items
 
@@ -73,13 +73,18 @@ class OpDataset(Dataset):
             batch = draw(index, self.seed, epoch) if draw is not None else self.dataset[index % len(self)]
             return [run_ops(self.ops, dict(s), state, self.keep_keys) for s in batch]
         size = len(self)
-        sample = self.dataset[index % size]
+        try:
+            sample = self.dataset[index % size]
+        except Exception as error:
+            add_location(error, f"reading sample {index % size} of {type(self.dataset).__name__}", location(state))
+            raise
         if not isinstance(sample, Mapping):
             raise FastestTypeError(
                 f"{type(self.dataset).__name__}[{index % size}] returned {type(sample).__name__}; Pipeline datasets "
                 "must yield dict samples such as {'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
             )
-        result = run_ops(self.ops, dict(sample), state, self.keep_keys)
+        result = run_ops(self.ops, dict(sample), state, self.keep_keys,
+                         sample=f"sample {index % size} of {type(self.dataset).__name__}")
         if not isinstance(result, Filtered) or not result.replacement:
             return result
         rng = np.random.default_rng([self.seed, epoch, index])
@@ -94,17 +99,18 @@ class OpDataset(Dataset):
 
 
 def run_ops(ops: list[Any], data: dict[str, Any], state: Mapping[str, Any],
-            keep_keys: frozenset[str] | None = None, method: str = "forward") -> Any:
+            keep_keys: frozenset[str] | None = None, method: str = "forward", sample: str = "") -> Any:
     """Run NumpyOps in order on one sample (or one batch with ``method='forward_batch'``).
 
-    Returns the data dict, or a :class:`Filtered` marker when a ``RemoveIf`` op dropped it.
+    Returns the data dict, or a :class:`Filtered` marker when a ``RemoveIf`` op dropped it. ``sample``
+    (e.g. "sample 40 of NumpyDataset") goes into the message of an op's error.
     """
     for op in ops:
         if getattr(op, "filters", False):
             if op.should_remove(gather_inputs(op, data), state):
                 return Filtered(op.replacement)
         else:
-            run_op(op, data, state, method)
+            run_op(op, data, state, method, sample)
     if keep_keys is not None:
         data = {key: value for key, value in data.items() if key in keep_keys}
     return data
@@ -129,7 +135,12 @@ class Collator:
             kept = [s for s in samples if not isinstance(s, Filtered)]
             if not kept:
                 return {}
-            batch = run_ops(self.batch_ops, self.batch_op.collate(kept), self.state, method="forward_batch")
+            try:
+                collated = self.batch_op.collate(kept)
+            except Exception as error:
+                add_location(error, "Batching samples", location(self.state))
+                raise
+            batch = run_ops(self.batch_ops, collated, self.state, method="forward_batch")
             if isinstance(batch, Filtered):
                 return {}
         batch = {key: to_tensor(value) for key, value in batch.items()}
@@ -207,12 +218,22 @@ class Pipeline:
                             f"Pipeline {mode}_data received {type(value).__name__}; expected a torch Dataset of dict "
                             "samples (e.g. fastest.dataset.NumpyDataset), a DataLoader, or a Scheduler of those."
                         )
+                    if isinstance(value, Dataset) and hasattr(value, "__len__") and len(value) == 0:
+                        named = f" (ds_id {ds_id!r})" if ds_id else ""
+                        raise FastestValueError(
+                            f"Pipeline {mode}_data{named}: {type(value).__name__} has no samples (len 0), so mode "
+                            f"{mode!r} would have no batch. Check how it was built (file paths, filters), or leave "
+                            f"{mode}_data out."
+                        )
             self.data[mode] = sources
         self.ops: list[Any] = [op for op in to_list(ops) if op is not None] if not isinstance(ops, NumpyOp) else [ops]
         check_op_types([v for op in self.ops for v in all_values(op)], NumpyOp, "Pipeline")
         for size in all_values(batch_size):
-            if not isinstance(size, int) or size < 1:
-                raise FastestValueError(f"Pipeline batch_size must be a positive int, received {size!r}.")
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise FastestTypeError(f"Pipeline batch_size must be a positive int, received {size!r} "
+                                       f"({type(size).__name__}).")
+            if size < 1:
+                raise FastestValueError(f"Pipeline batch_size must be a positive int (>= 1), received {size!r}.")
         if num_process is not None and (not isinstance(num_process, int) or num_process < 0):
             raise FastestValueError(f"Pipeline num_process must be an int >= 0 or None, received {num_process!r}.")
         self.batch_size = batch_size

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, missing_key_message
+from fastest.backend import remove_stale_temp_files
+from fastest.errors import (
+    FastestKeyError,
+    FastestTypeError,
+    FastestValueError,
+    closest_match,
+    missing_key_message,
+)
 from fastest.op.op import keys_after
 from fastest.schedule import all_values, get_current_items, signature_epochs
 from fastest.trace.essential import EvalEssential, TrainEssential
@@ -78,6 +85,17 @@ def check_save_targets(traces: list[Any]) -> None:
     Checked before the first step without creating anything: a file where a folder must go, a folder
     where a file must go, or a place without write permission fails now, not after training.
     """
+    writers: dict[str, Any] = {}
+    for item in traces:
+        for trace in all_values(item):
+            for path in trace.written_files():
+                target = os.path.normcase(os.path.abspath(path))
+                other = writers.setdefault(target, trace)
+                if other is not trace:
+                    raise FastestValueError(
+                        f"{type(other).__name__} and {type(trace).__name__} both write {path!r}; one would overwrite "
+                        "the other's file. Give them different folders (save_dir) or file names, or remove one."
+                    )
     for item in traces:
         for trace in all_values(item):
             owner = type(trace).__name__
@@ -85,9 +103,11 @@ def check_save_targets(traces: list[Any]) -> None:
                 folder = getattr(trace, name, None)
                 if isinstance(folder, str):
                     _check_writable(folder, f"{owner} {name}", is_file=False)
+                    remove_stale_temp_files(folder)
             filename = getattr(trace, "filename", None)
             if isinstance(filename, str):
                 _check_writable(filename, f"{owner} filename", is_file=True)
+                remove_stale_temp_files(os.path.dirname(os.path.abspath(filename)))
 
 
 def check_ds_ids(pipeline: Any, network: Any, traces: list[Any]) -> None:
@@ -157,6 +177,7 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
                     produced |= set(op.outputs)
                 keys = walk_keys(plan.ops, keys, "network op", where)
                 active: list[Trace] = get_current_items(traces, mode, epoch, ds_id)
+                _check_trace_outputs(active, network.get_loss_keys(), where)
                 sort_traces(active, available=keys, where=where)
                 _collect_trace_sources(active, keys, where, sources)
                 if plan.slicers:
@@ -170,11 +191,39 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
     _check_trace_inputs(sources.values())
     missing = sorted(monitor - seen_anywhere)
     if missing:
+        match = closest_match(missing[0], seen_anywhere)
         raise FastestKeyError(
             f"Estimator: monitor_names {missing} are never produced by the pipeline, network or traces in "
             f"modes {sorted(modes)}. Available keys include: {sorted(seen_anywhere)}."
+            + (f" Did you mean {match!r}?" if match else " Fix the name, or drop it from monitor_names.")
         )
     return needed
+
+
+def _check_trace_outputs(traces: list[Trace], loss_keys: Iterable[str], where: str) -> None:
+    """No two traces write one key, and no trace writes a loss key (the essential traces report the losses
+    under their own names): the later writer would silently replace the earlier value in logs and Summary."""
+    essential = (TrainEssential, EvalEssential)
+    losses = set(loss_keys)
+    writers: dict[str, Trace] = {}
+    for trace in traces:
+        if isinstance(trace, essential):
+            continue
+        for key in trace.outputs:
+            if key in losses:
+                raise FastestValueError(
+                    f"{type(trace).__name__} writes {key!r} in {where}, but {key!r} is a loss of the Network, which "
+                    "the essential traces (TrainEssential/EvalEssential) log under that name; one value would "
+                    "overwrite the other. Give the trace another output name (e.g. output_name=...)."
+                )
+            other = writers.get(key)
+            if other is not None and other is not trace:
+                raise FastestValueError(
+                    f"{type(other).__name__} and {type(trace).__name__} both write {key!r} in {where}; the second "
+                    "would silently overwrite the first in logs and the Summary. Give one of them another output "
+                    "name (e.g. output_name=...), or remove the duplicate."
+                )
+            writers[key] = trace
 
 
 def _collect_trace_sources(traces: list[Trace], keys: set[str], where: str,
@@ -253,7 +302,16 @@ def smoke_step(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
                     for ds_id in pipeline.get_ds_ids(epoch, mode):
                         loader = pipeline.get_loader(mode, epoch, ds_id, shuffle=False,
                                                      output_keys=output_keys.get(mode), num_process=0)
-                        store = network.run_step(next(iter(loader)), mode, epoch, ds_id, step=0, smoke_step=True)
+                        batch = next(iter(loader), None)
+                        if batch is None:
+                            source = pipeline.get_source(mode, epoch, ds_id)
+                            size = len(source) if hasattr(source, "__len__") else "?"
+                            raise FastestValueError(
+                                f"The Pipeline yields no batch in {describe(mode, epoch, ds_id)}: the dataset has "
+                                f"{size} samples, and a Batch(drop_last=True) with a larger batch_size (or a RemoveIf "
+                                "that drops every sample) leaves none. Lower the batch size or set drop_last=False."
+                            )
+                        store = network.run_step(batch, mode, epoch, ds_id, step=0, smoke_step=True)
                         sort_traces(get_current_items(traces, mode, epoch, ds_id), available=store,
                                     where=describe(mode, epoch, ds_id))
     finally:

@@ -103,9 +103,9 @@ def test_errors_in_user_ops_say_where_with_the_original_as_cause():
         def forward(self, data, state):
             raise ValueError("bad value") from cause
 
-    with pytest.raises(ZeroDivisionError, match=r"^Broken.forward failed \(mode='train', epoch=3\): division by zero$"):
+    with pytest.raises(ZeroDivisionError, match=r"^Broken.forward failed \(mode 'train', epoch 3; inputs 'a': int\): division by zero$"):
         run_op(Broken(inputs="a", outputs="a"), {"a": 1}, {"mode": "train", "epoch": 3})
-    with pytest.raises(ValueError, match=r"^Chained.forward failed \(mode='eval', epoch=1, ds_id=''\): bad value$") as info:
+    with pytest.raises(ValueError, match=r"^Chained.forward failed \(mode 'eval', epoch 1; inputs 'a': int\): bad value$") as info:
         run_op(Chained(inputs="a", outputs="a"), {"a": 1}, StepContext("eval"))
     assert info.value.__cause__ is cause
 

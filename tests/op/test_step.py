@@ -94,5 +94,6 @@ def test_a_value_error_in_a_user_op_stays_a_value_error_that_says_where():
     with pytest.raises(ValueError) as info:
         estimator.fit()
     assert type(info.value) is ValueError
-    assert str(info.value) == "Explode.forward failed (mode='train', epoch=2, step=4, ds_id=''): input out of range"
+    assert str(info.value) == ("Explode.forward failed (mode 'train', epoch 2, step 4; inputs 'x': float32 tensor (8, 4)): "
+                               "input out of range")
     assert estimator.system.global_step == 4 and torch.is_tensor(next(model.parameters()))

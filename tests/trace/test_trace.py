@@ -55,6 +55,6 @@ def test_trace_errors_say_which_trace_and_event():
         def on_batch_end(self, data):
             raise ValueError("boom")
 
-    with pytest.raises(ValueError, match=r"^Bad.on_batch_end failed \(mode='eval', epoch=1, step=0, ds_id=''\): boom$") as info:
+    with pytest.raises(ValueError, match=r"^Bad.on_batch_end failed \(mode 'eval', epoch 1, step 0\): boom$") as info:
         run_trace(Bad(), [{"x": torch.zeros(1)}])
     assert type(info.value) is ValueError  # the user's own exception, with where it happened added

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from fastest.errors import FastestRuntimeError
 from fastest.lightning.callback import TraceBridge
 from fastest.lightning.data import PipelineDataModule
 from fastest.lightning.module import FastestModule
 from fastest.lightning.progress import ProgressBar, shows_bar
+from fastest.lightning.signals import GracefulStop
 from fastest.lightning.spawn_guard import check_main_guard
 from fastest.network import Network
 from fastest.pipeline import Pipeline
@@ -114,9 +116,10 @@ class LightningRun:
         self.callbacks: list[pl.Callback] = [self.bridge]
         if shows_bar(spec.progress_bar):
             self.callbacks.append(ProgressBar(spec.system))
+        self.stop = GracefulStop(spec.system)
         if own_trainer:
             with quiet_lightning():
-                self.trainer = pl.Trainer(**trainer_kwargs(spec), callbacks=list(self.callbacks))
+                self.trainer = pl.Trainer(**trainer_kwargs(spec), callbacks=[*self.callbacks, self.stop])
             check_main_guard(self.trainer.strategy.launcher)
 
     def parts(self, output_keys: dict[str, set[str]]) -> LightningParts:
@@ -127,12 +130,14 @@ class LightningRun:
 
     def fit(self, output_keys: dict[str, set[str]]) -> None:
         self.datamodule.output_keys = output_keys
-        with quiet_lightning(), self._results_from_spawned_processes():
+        with quiet_lightning(), self._results_from_spawned_processes(), _worker_deaths_explained(self.spec.system), \
+                self.stop:
             self.trainer.fit(self.module, datamodule=self.datamodule)
+        self.stop.exit_if_interrupted()
 
     def test(self, output_keys: dict[str, set[str]]) -> None:
         self.datamodule.output_keys = output_keys
-        with quiet_lightning(), self._results_from_spawned_processes():
+        with quiet_lightning(), self._results_from_spawned_processes(), _worker_deaths_explained(self.spec.system):
             self.trainer.test(self.module, datamodule=self.datamodule, verbose=False)
 
     @contextmanager
@@ -165,6 +170,23 @@ class LightningRun:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+@contextmanager
+def _worker_deaths_explained(system: Any) -> Iterator[None]:
+    """A DataLoader worker that died without a Python error (killed, out of memory, a crash in native
+    code) gets a message saying where and what to do; the original error stays as the cause."""
+    try:
+        yield
+    except RuntimeError as error:
+        if "exited unexpectedly" not in str(error):
+            raise
+        raise FastestRuntimeError(
+            f"A Pipeline worker process died in mode {system.mode!r}, epoch {system.epoch_idx} ({error}). A worker "
+            "that exits without a Python error was killed (often out of memory) or crashed in native code. Run "
+            "with fe.Pipeline(..., num_process=0) to load in this process and see the failing sample, or give "
+            "the workers more memory (fewer num_process, smaller batch_size)."
+        ) from error
 
 
 def trainer_kwargs(spec: RunSpec) -> dict[str, Any]:

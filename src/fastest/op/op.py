@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from fastest.errors import FastestTypeError, FastestValueError, add_location
+from fastest.errors import FastestError, FastestTypeError, FastestValueError, add_location, closest_match
 from fastest.op.step import location
 
 MODES = ("train", "eval", "test", "infer")
@@ -18,12 +18,27 @@ _FORBIDDEN_KEY_CHARS = (":", ";")
 
 
 def to_list(keys: Any) -> list[Any]:
-    """Keys as a list: None → [], "x" → ["x"], ("x", "y") → ["x", "y"]."""
+    """Keys as a list: None → [], "x" → ["x"], ("x", "y") → ["x", "y"].
+
+    >>> to_list(3)
+    Traceback (most recent call last):
+    ...
+    fastest.errors.FastestTypeError: expected a key (str) or a list of keys, received 3 (int).
+    """
     if keys is None:
         return []
     if isinstance(keys, str):
         return [keys]
+    if not isinstance(keys, Iterable) or isinstance(keys, Mapping):
+        raise FastestTypeError(f"expected a key (str) or a list of keys, received {keys!r} ({type(keys).__name__}).")
     return list(keys)
+
+
+def _keys(keys: Any, owner: str, what: str) -> list[Any]:
+    try:
+        return to_list(keys)
+    except FastestTypeError as error:
+        raise FastestTypeError(f"{owner}: {what} {error}") from None
 
 
 def _check_keys(keys: list[str], owner: str, what: str) -> None:
@@ -49,7 +64,7 @@ def parse_modes(mode: str | Iterable[str] | None, owner: str = "op") -> frozense
     """
     if mode is None:
         return None
-    modes = set(to_list(mode))
+    modes = set(_keys(mode, owner, "mode"))
     negated = {m[1:] for m in modes if m.startswith("!")}
     plain = {m for m in modes if not m.startswith("!")}
     if negated and plain:
@@ -59,8 +74,11 @@ def parse_modes(mode: str | Iterable[str] | None, owner: str = "op") -> frozense
         )
     unknown = (negated | plain) - set(MODES)
     if unknown:
+        first = sorted(unknown)[0]
+        match = closest_match(first, MODES)
         raise FastestValueError(
             f"{owner}: unknown mode(s) {sorted(unknown)}. Valid modes are {list(MODES)}, optionally prefixed with '!'."
+            + (f" Did you mean {match!r}?" if match else "")
         )
     return frozenset(set(MODES) - negated) if negated else frozenset(plain)
 
@@ -111,8 +129,8 @@ class Keyed:
         ds_id: str | Iterable[str] | None = None,
     ) -> None:
         owner = type(self).__name__
-        self.inputs = to_list(inputs)
-        self.outputs = to_list(outputs)
+        self.inputs = _keys(inputs, owner, "inputs:")
+        self.outputs = _keys(outputs, owner, "outputs:")
         _check_keys([k for k in self.inputs if k != "*"], owner, "input")
         _check_keys(self.outputs, owner, "output")
         self.mode = parse_modes(mode, owner)
@@ -241,10 +259,13 @@ def keys_after(op: Any, keys: set[str]) -> set[str]:
     return (keys | set(op.outputs)) - set(removed_keys(op))
 
 
-def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], method: str = "forward") -> None:
+def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], method: str = "forward",
+           sample: str = "") -> None:
     """Run one op on ``store`` in place (``Delete``-style ops remove their keys).
 
-    An exception from the op keeps its type and gets the op, method and run context in its message.
+    An exception from the op keeps its type and gets the op, method, run context (``sample`` too, e.g.
+    "sample 40 of NumpyDataset") and, for errors not raised by fastest, its inputs' kinds and shapes in
+    its message.
     """
     if getattr(op, "deletes", False):
         for key in op.inputs:
@@ -253,17 +274,49 @@ def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], me
     try:
         write_outputs(op, store, getattr(op, method)(gather_inputs(op, store), state))
     except Exception as error:
-        add_location(error, f"{type(op).__name__}.{method}", location(state))
+        where = location(state) + (f", {sample}" if sample else "")
+        if not isinstance(error, FastestError) and op.inputs:
+            kinds = [describe_value(store[key]) if key in store else "missing" for key in op.inputs]
+            where += "; inputs " + ", ".join(f"{key!r}: {kind}" for key, kind in zip(op.inputs, kinds))
+            if any(kind.startswith("float64") for kind in kinds) and "Double" in str(error):
+                where += "; float64 data meets float32 weights: cast it, e.g. x.astype('float32') in the dataset"
+        add_location(error, f"{type(op).__name__}.{method}", where)
         raise
     for key in getattr(op, "deleted_keys", ()):  # a Fuse that deletes keys from outside it
         store.pop(key, None)
+
+
+def describe_value(value: Any) -> str:
+    """A short description of a value for error messages: its kind, dtype and shape.
+
+    >>> import numpy as np
+    >>> describe_value(np.zeros((16, 4)))
+    'float64 array (16, 4)'
+    >>> describe_value(["cat", "dog"])
+    'list of 2 str'
+    """
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        kind = "tensor" if type(value).__module__.startswith("torch") else "array"
+        return f"{str(dtype).replace('torch.', '')} {kind} {tuple(shape)}"
+    if isinstance(value, (list, tuple)):
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"{type(value).__name__} of {len(value)} {'/'.join(kinds) or 'items'}"
+    return type(value).__name__
 
 
 def check_op_types(ops: Iterable[Any], expected: type, owner: str) -> None:
     """Raise a clear TypeError if any op is not an instance of ``expected`` (Schedulers are checked later)."""
     for op in ops:
         if op is not None and not isinstance(op, expected) and not hasattr(op, "get_current_value"):
+            if expected.__name__ == "NumpyOp":
+                fix = "Move it to the Network's ops." if isinstance(op, Op) else "Wrap a function in LambdaOp(fn=...)."
+            else:
+                fix = ("Move it to the Pipeline's ops (NumpyOps run on samples in the Pipeline)." if isinstance(op, Op)
+                       else "Wrap a function in fastest.op.tensorop.LambdaOp(fn=...).")
+            kind = "a NumpyOp" if type(op).__module__.startswith("fastest.op.numpyop") else (
+                "a TensorOp" if isinstance(op, Op) else f"a {type(op).__name__}")
             raise FastestTypeError(
-                f"{owner} received {type(op).__name__} in its ops, but expects {expected.__name__}s. "
-                f"{'Move it to the Network.' if expected.__name__ == 'NumpyOp' else 'Move it to the Pipeline.'}"
+                f"{owner} received {type(op).__name__} ({kind}) in its ops, but expects {expected.__name__}s. {fix}"
             )

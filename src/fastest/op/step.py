@@ -137,9 +137,19 @@ def engine_of(state: Mapping[str, Any]) -> StepEngine:
 
 
 def location(state: Mapping[str, Any]) -> str:
-    """The run context of a state for error messages: ``mode='train', epoch=2, step=40, ds_id=''``.
+    """The run context of a state for error messages, in the words of the preflight's messages.
 
     >>> location(StepContext("eval", epoch=3))
-    "mode='eval', epoch=3, ds_id=''"
+    "mode 'eval', epoch 3"
+    >>> location(StepContext("train", epoch=1, ds_id="a", step=0, warmup=True))
+    "mode 'train', epoch 1, smoke step, ds_id 'a'"
     """
-    return ", ".join(f"{k}={state[k]!r}" for k in ("mode", "epoch", "step", "ds_id") if state.get(k) is not None)
+    parts = [f"mode {state.get('mode')!r}"]
+    if state.get("epoch") is not None:
+        parts.append(f"epoch {state['epoch']}")
+    step = state.get("step")
+    if step is not None:
+        parts.append("smoke step" if state.get("warmup") else f"step {step}")
+    if state.get("ds_id"):
+        parts.append(f"ds_id {state['ds_id']!r}")
+    return ", ".join(parts)

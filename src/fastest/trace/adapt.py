@@ -28,6 +28,17 @@ def _model_name(model: nn.Module, owner: str) -> str:
     return name
 
 
+def _check_in_network(model: nn.Module, system: System, owner: str) -> None:
+    """``model`` is one the run's Network updates (a stand-in network without models checks nothing)."""
+    models = getattr(system.network, "models", [])
+    if models and not any(model is m for m in models):
+        names = sorted(getattr(m, "model_name", "?") for m in models)
+        raise FastestValueError(
+            f"{owner}: model {getattr(model, 'model_name', '?')!r} is not in the Network (its models: {names}), so "
+            "changing its learning rate would do nothing. Pass the model the Network's UpdateOp trains."
+        )
+
+
 def _check_compare(value: Any, owner: str, arg: str, allow_none: bool = False) -> None:
     allowed: tuple[Any, ...] = ("min", "max", None) if allow_none else ("min", "max")
     if value not in allowed:
@@ -83,13 +94,29 @@ class LRScheduler(Trace):
         self.lr_fn = lr_fn
         self.schedule_mode = params[0]
 
+    def bind(self, system: System) -> None:
+        super().bind(system)
+        _check_in_network(self.model, system, "LRScheduler")
+
     def on_epoch_begin(self, data: Data) -> None:
         if self.system.mode == "train" and self.schedule_mode == "epoch":
-            set_lr(self.model, float(self.lr_fn(self.system.epoch_idx)))
+            set_lr(self.model, self._lr(self.system.epoch_idx))
 
     def on_batch_begin(self, data: Data) -> None:
         if self.system.mode == "train" and self.schedule_mode == "step":
-            set_lr(self.model, float(self.lr_fn(self.system.global_step)))
+            set_lr(self.model, self._lr(self.system.global_step))
+
+    def _lr(self, at: int) -> float:
+        value = self.lr_fn(at)
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise FastestTypeError(f"LRScheduler: lr_fn returned {value!r} ({type(value).__name__}) for "
+                                   f"{self.schedule_mode} {at}; it must return a number, the learning rate.")
+        if not math.isfinite(value) or value < 0:
+            raise FastestValueError(f"LRScheduler: lr_fn returned {value!r} for {self.schedule_mode} {at}; a learning "
+                                    "rate must be a finite number >= 0.")
+        return float(value)
 
     def on_batch_end(self, data: Data) -> None:
         if self.system.mode == "train" and is_log_step(self.system):
@@ -144,6 +171,7 @@ class ReduceLROnPlateau(Trace):
 
     def bind(self, system: System) -> None:
         super().bind(system)
+        _check_in_network(self.model, system, "ReduceLROnPlateau")
         if not self.metric:  # default: the loss the Network updates the model with
             self.metric = model_loss_key(system.network, self.model, "ReduceLROnPlateau")
             self.inputs, self.fe_monitor_names = [self.metric], {self.metric}

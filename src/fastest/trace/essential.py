@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,7 +67,9 @@ def with_essentials(system: Any, user: list[Any], names: Iterable[str], modes: I
     for trace in values:
         trace.bind(system)
     monitor = monitored_keys(names, values)
-    essentials = ([TrainEssential(monitor)] if "train" in modes else []) + [EvalEssential(monitor)]
+    nan_checked = any(type(t).__name__ == "TerminateOnNaN" for t in values)  # the user's check replaces ours
+    essentials: list[Trace] = [TrainEssential(monitor, stop_on_nan=not nan_checked)] if "train" in modes else []
+    essentials.append(EvalEssential(monitor))
     logger = Logger(verbose=verbose)
     for trace in [*essentials, logger]:
         trace.bind(system)
@@ -74,36 +77,90 @@ def with_essentials(system: Any, user: list[Any], names: Iterable[str], modes: I
 
 
 class TrainEssential(Trace):
-    """Writes the monitored keys (losses …) and ``steps/sec`` at every log step; times each epoch."""
+    """Writes the monitored keys (losses …) and ``steps/sec`` at every log step; times each epoch.
 
-    def __init__(self, monitor_names: Iterable[str]) -> None:
+    A per-sample loss (``average_loss=False``) is logged as its mean; traces still read the per-sample
+    values. With ``stop_on_nan`` (the default), a loss that becomes NaN or infinite stops training
+    with one warning naming the loss key and the first step it happened at. On the CPU every step is
+    checked; on an accelerator the check stays on the device and is read at log steps and epoch ends,
+    so it adds no synchronization.
+    """
+
+    def __init__(self, monitor_names: Iterable[str], stop_on_nan: bool = True) -> None:
         names = sorted(set(monitor_names))
         super().__init__(inputs=names, outputs=[*names, "steps/sec", "epoch_time(sec)"], mode="train")
         self.monitor_names = names
+        self.stop_on_nan = stop_on_nan
 
     def on_begin(self, data: Data) -> None:
         self.start = time.perf_counter()
+        self.loss_keys = sorted(self.system.network.get_loss_keys())
+        self.first_bad: dict[str, Any] = {}  # loss key → first non-finite step (a tensor on accelerators)
+        self.reported = False
 
     def on_epoch_begin(self, data: Data) -> None:
         self.epoch_start = self.last_log_time = time.perf_counter()
         self.last_log_step = self.system.global_step
 
     def on_batch_end(self, data: Data) -> None:
-        if not is_log_step(self.system):
+        log_step = is_log_step(self.system)
+        if self.stop_on_nan:
+            self._watch(data, sync=log_step)
+        if not log_step:
             return
         step = self.system.global_step
         for key in self.monitor_names:
             if key in data:
-                data.write_with_log(key, data[key])
+                value = data[key]
+                if key in self.loss_keys and isinstance(value, torch.Tensor) and value.numel() > 1:
+                    data.write_log_only(key, value.detach().float().mean())  # a per-sample loss
+                else:
+                    data.write_with_log(key, value)
         now = time.perf_counter()
         data.write_with_log("steps/sec", round((step - self.last_log_step) / max(now - self.last_log_time, 1e-9), 2))
         self.last_log_time, self.last_log_step = now, step
 
     def on_epoch_end(self, data: Data) -> None:
+        if self.stop_on_nan:
+            self._report_nan()
         data.write_with_log("epoch_time(sec)", round(time.perf_counter() - self.epoch_start, 2))
 
     def on_end(self, data: Data) -> None:
         data.write_with_log("total_time(sec)", round(time.perf_counter() - self.start, 2))
+
+    def _watch(self, data: Data, sync: bool) -> None:
+        if self.reported:
+            return
+        step = self.system.global_step
+        for key in self.loss_keys:
+            value = data.get(key)
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                continue
+            bad = ~torch.isfinite(value.detach()).all()
+            if value.device.type == "cpu":
+                if key not in self.first_bad and bool(bad):
+                    self.first_bad[key] = step
+            else:  # stays on the device: no synchronization at ordinary steps
+                first = self.first_bad.get(key)
+                first = first if first is not None else torch.full((), -1, dtype=torch.long, device=value.device)
+                self.first_bad[key] = torch.where(bad & (first < 0), step, first)
+        if self.first_bad and (sync or any(isinstance(v, int) for v in self.first_bad.values())):
+            self._report_nan()
+
+    def _report_nan(self) -> None:
+        found = {key: int(first) for key, first in self.first_bad.items() if int(first) >= 0}
+        if not found or self.reported:
+            return
+        key, step = min(found.items(), key=lambda item: item[1])
+        self.reported = True
+        self.system.stop_training = True
+        message = (f"fastest: the loss {key!r} became NaN or infinite at step {step} (epoch {self.system.epoch_idx}); "
+                   "stopping training, since the weights are no longer finite. Lower the learning rate, check "
+                   "the data for NaN (e.g. with TerminateOnNaN(monitor_names='*')), or clip gradients "
+                   "(Estimator(gradient_clip=...)).")
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        if self.system.is_chief:
+            self.system.write(message)
 
 
 class EvalEssential(Trace):
@@ -173,7 +230,7 @@ class Logger(Trace):
                               f"total epochs: {self.system.total_epochs}")
 
     def on_batch_end(self, data: Data) -> None:
-        if data.maps[0]:
+        if data.maps[0] or data.log_only:
             self._log(data)
 
     def on_epoch_end(self, data: Data) -> None:
@@ -186,7 +243,7 @@ class Logger(Trace):
             self.system.write(f"fastest-Finish: step: {self.system.global_step};{extra}")
 
     def _record(self, data: Data) -> dict[str, Any]:
-        logs = {key: to_number(value) for key, value in data.maps[0].items()}
+        logs = {key: to_number(value) for key, value in data.read_logs().items()}
         for key, value in logs.items():
             self.system.write_summary(key, value)
         return logs

@@ -59,6 +59,11 @@ class ModelSaver(Trace):
         self.max_to_keep = max_to_keep
         self.written: list[str] = []
 
+    def written_files(self) -> list[str]:
+        if self.save_dir is None:
+            return []
+        return [os.path.join(self.save_dir, f"{self.model.model_name}_epoch_*.pt")]
+
     def on_epoch_end(self, data: Data) -> None:
         epoch = self.system.epoch_idx
         if self.save_dir is None or epoch % self.frequency or not self.system.is_chief:
@@ -107,6 +112,9 @@ class BestModelSaver(Trace):
     @property
     def model_path(self) -> str:
         return os.path.join(self.save_dir, f"{self.model.model_name}_best_{safe_name(self.metric)}.pt")
+
+    def written_files(self) -> list[str]:
+        return [self.model_path]
 
     def bind(self, system: System) -> None:
         super().bind(system)
@@ -176,6 +184,9 @@ class CSVLogger(Trace):
         self.rows: list[dict[str, Any]] = []
         self.instance_rows: list[dict[str, Any]] = []
 
+    def written_files(self) -> list[str]:
+        return [self.filename, *([self.instance_filename] if self.instance_filename else [])]
+
     def on_begin(self, data: Data) -> None:
         if self.system.mode != "test":  # a new fit starts a new file; test rows follow the fit's
             self.rows, self.instance_rows = [], []
@@ -188,6 +199,13 @@ class CSVLogger(Trace):
 
     def on_epoch_end(self, data: Data) -> None:
         self._add_row(data.read_logs())
+        self._write()
+
+    def on_end(self, data: Data) -> None:
+        """A run stopped mid-epoch (by a trace or a signal) still leaves its rows on disk."""
+        self._write()
+
+    def _write(self) -> None:
         if not self.system.is_chief:
             return
         _write_csv(self.filename, ["mode", "step", "epoch"], self.rows)

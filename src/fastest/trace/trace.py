@@ -43,7 +43,9 @@ class Data(ChainMap):
 
     - ``write_with_log(key, value)``: logged (console, Summary, CSV …);
     - ``write_without_log(key, value)``: visible to later traces only (images, arrays …);
-    - ``write_per_instance_log(key, values)``: one value per sample (CSVLogger's instance rows).
+    - ``write_per_instance_log(key, values)``: one value per sample (CSVLogger's instance rows);
+    - ``write_log_only(key, value)``: logged, while traces keep reading the batch's value under that
+      key (the essential trace logs the mean of a per-sample loss this way).
 
     >>> data = Data({"y": 1})
     >>> data.write_with_log("accuracy", 0.9)
@@ -54,6 +56,7 @@ class Data(ChainMap):
 
     def __init__(self, batch: dict[str, Any] | None = None) -> None:
         super().__init__({}, {}, batch if batch is not None else {}, {})
+        self.log_only: dict[str, Any] = {}
 
     def write_with_log(self, key: str, value: Any) -> None:
         self.maps[0][key] = value
@@ -64,11 +67,14 @@ class Data(ChainMap):
     def write_per_instance_log(self, key: str, value: Any) -> None:
         self.maps[3][key] = value
 
+    def write_log_only(self, key: str, value: Any) -> None:
+        self.log_only[key] = value
+
     def __setitem__(self, key: str, value: Any) -> None:
         self.maps[1][key] = value
 
     def read_logs(self) -> dict[str, Any]:
-        return dict(self.maps[0])
+        return {**self.log_only, **self.maps[0]}
 
     def read_per_instance_logs(self) -> dict[str, Any]:
         return dict(self.maps[3])
@@ -117,6 +123,11 @@ class Trace(Keyed):
     ) -> None:
         super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
         self.fe_monitor_names: set[str] = set()
+
+    def written_files(self) -> list[str]:
+        """The files this trace writes (``*`` for a part that varies, such as the epoch); the preflight
+        refuses two traces that would write the same file. Override in traces that save files."""
+        return []
 
     def bind(self, system: System) -> None:
         """Attach the run state (``self.system``) once the run is known, before any key is checked.

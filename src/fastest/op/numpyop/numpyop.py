@@ -136,10 +136,10 @@ class Batch(NumpyOp):
         """Stack a list of sample dicts into one dict of numpy arrays (padding if asked)."""
         if self.collate_fn is not None:
             return self.collate_fn(samples)
-        return {key: _stack([s[key] for s in samples], self.pad_value) for key in samples[0]}
+        return {key: _stack([s[key] for s in samples], self.pad_value, key) for key in samples[0]}
 
 
-def _stack(values: list[Any], pad_value: float | None) -> Any:
+def _stack(values: list[Any], pad_value: float | None, key: str = "") -> Any:
     first = values[0]
     if isinstance(first, torch.Tensor):
         values = [v.numpy() for v in values]
@@ -157,6 +157,7 @@ def _stack(values: list[Any], pad_value: float | None) -> Any:
     except ValueError as error:
         shapes = sorted({a.shape for a in arrays})
         raise FastestValueError(
-            f"Cannot stack samples into a batch: arrays of shapes {shapes} differ. Resize them to one shape "
+            f"Cannot stack key {key!r} of {len(arrays)} samples into a batch: arrays of shapes {shapes} differ. "
+            "Resize them to one shape "
             "with an op, or pad them with Batch(pad_value=0)."
         ) from error
