@@ -458,6 +458,18 @@ def update_without_optimizer(env: Env) -> None:
     env.fit(network=env.network(model))
 
 
+@case("models", RuntimeError, r"^CrossEntropy", r"'y': int64 tensor \(16,\)", r"outside \[0, number of classes\)",
+      r"mode 'train'")
+def labels_out_of_range(env: Env) -> None:
+    data = NumpyDataset({"x": np.zeros((32, 4), np.float32), "y": np.full(32, 5, np.int64)})
+    env.fit(pipeline=env.pipeline(train=data, eval=None))
+
+
+@case("models", FastestTypeError, r"BestModelSaver", r"save_dir", r"None")
+def best_saver_without_folder(env: Env) -> None:
+    BestModelSaver(model=env.model(), save_dir=None)
+
+
 # --- optimizers ------------------------------------------------------------------------------------------------
 
 
@@ -479,6 +491,11 @@ def optimizer_fn_a_number(env: Env) -> None:
 @case("optimizers", FastestTypeError, r"optimizer_fn", r"NoneType|None", r"torch\.optim\.Optimizer")
 def optimizer_fn_returns_nothing(env: Env) -> None:
     env.model(optimizer_fn=lambda p: None)
+
+
+@case("optimizers", FastestTypeError, r"optimizer_fn", r"Adam instance", r"lambda params")
+def optimizer_instead_of_a_function(env: Env) -> None:
+    env.model(optimizer_fn=torch.optim.Adam(TinyNet().parameters()))
 
 
 @case("optimizers", FastestTypeError, r"LRScheduler", r"lr_fn", r"'fast'|str", r"number")
@@ -679,6 +696,13 @@ def test_a_nan_loss_stops_training_with_one_warning_naming_key_and_step(env: Env
     assert not os.path.exists(saver.model_path)  # no eval ran after the NaN: nothing was saved as best
 
 
+def test_fit_without_an_update_op_warns_that_nothing_trains(env: Env) -> None:
+    model = env.model()
+    ops = [ModelOp(model=model, inputs="x", outputs="y_pred"), CrossEntropy(inputs=("y_pred", "y"), outputs="ce")]
+    with pytest.warns(UserWarning, match="the Network has no UpdateOp, so training changes no weights"):
+        env.fit(network=env.network(model, ops), epochs=1)
+
+
 def test_a_per_sample_loss_is_logged_as_its_mean(env: Env, capsys: Any) -> None:
     model = env.model()
     ops = [ModelOp(model=model, inputs="x", outputs="y_pred"),
@@ -738,6 +762,9 @@ class Ready(Trace):
     def on_batch_end(self, data):
         if self.system.global_step == 3:
             print("ready", flush=True)
+            if sys.argv[2:] == ["slow"]:  # a step that takes long: the second signal must not wait for it
+                import time
+                time.sleep(30)
 
 x = np.random.default_rng(0).normal(size=(4096, 4)).astype(np.float32)
 data = NumpyDataset({"x": x, "y": (x[:, 0] > 0).astype(np.int64)})
@@ -771,3 +798,23 @@ def test_a_signal_stops_the_run_cleanly_and_exits_non_zero(signum: int, status: 
     assert f"training stopped by {name} at step" in err and f"Exiting with status {status}" in err
     assert "fit returned" not in out
     assert log.exists() and "train" in log.read_text()  # the traces' on_end ran: the log is complete
+
+
+def test_a_second_signal_stops_at_once(tmp_path: Any) -> None:
+    process = subprocess.Popen([sys.executable, "-c", SIGNAL_SCRIPT, str(tmp_path / "log.csv"), "slow"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip() == "ready":
+                break
+        started = time.perf_counter()
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=25)
+    finally:
+        process.kill()
+    assert process.returncode == 143, err
+    assert "SIGTERM again; stopping now" in err
+    assert time.perf_counter() - started < 20  # did not wait for the 30-second step

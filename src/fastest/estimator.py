@@ -21,6 +21,14 @@ from fastest.preflight import check_ds_ids, check_keys, check_save_targets, smok
 from fastest.schedule import Scheduler, all_values, get_current_items
 from fastest.summary.summary import Summary
 from fastest.trace.essential import with_essentials
+from fastest.trace.restore import (
+    Position,
+    apply_run_state,
+    apply_trace_states,
+    capture,
+    differences,
+    fingerprint,
+)
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
 
@@ -135,6 +143,7 @@ class Estimator:
         self.system = System(network, [], epochs, train_steps_per_epoch, eval_steps_per_epoch, log_steps)
         self.traces = self._prepare_traces()
         self.system.traces = self.traces
+        self._wizard = self._restore_wizard()
         self._sorted: dict[tuple[str, int, str], list[Trace]] = {}
 
     # ----- traces ----------------------------------------------------------------------------------------------
@@ -180,6 +189,7 @@ class Estimator:
             epochs=self.epochs, train_steps_per_epoch=self.train_steps_per_epoch,
             eval_steps_per_epoch=self.eval_steps_per_epoch, trainer_args={**self.trainer_args, "precision": precision},
             gradient_clip=self.gradient_clip, progress_bar=self.progress_bar,
+            checkpoint=self._checkpoint if self._wizard is not None else None,
         )
 
     def fit(self, summary: str | None = None, warmup: bool = True) -> Summary | None:
@@ -198,10 +208,60 @@ class Estimator:
         from fastest.lightning.runner import LightningRun
 
         self.system.reset(summary)
+        wizard = self._wizard
+        point = wizard.read() if wizard is not None else None
+        if wizard is not None and point is not None:
+            self._check_restore_point(wizard, point)
         modes = tuple(m for m in ("train", "eval") if m in self.pipeline.get_modes())
         run = LightningRun(self._run_spec())  # builds the Trainer first: bad Lightning arguments fail here
-        run.fit(self._preflight(modes, warmup))
+        if not self.network.get_loss_keys():
+            warnings.warn("Estimator.fit: the Network has no UpdateOp, so training changes no weights. Add "
+                          "UpdateOp(model=..., loss_name=...) after the loss, or use Estimator.test to only evaluate.",
+                          UserWarning, stacklevel=2)
+        output_keys = self._preflight(modes, warmup)
+        if wizard is not None and point is not None:
+            position = apply_run_state(point, self.system, self.network, self.pipeline)
+            self.system.resumed_step = self.system.global_step
+            where = f"{wizard.store.current()} (step {self.system.global_step}, epoch {self.system.epoch_idx})"
+            if position.finished or position.epochs_done >= self.epochs:
+                self.system.write(f"fastest-RestoreWizard: the run in {where} has finished; nothing to train. "
+                                  f"Delete {wizard.directory} to train again from scratch.")
+                return self.system.summary if summary else None
+            if position.batches_done:  # the loop continues the epoch the restore point stopped in
+                self.system.epoch_idx -= 1
+            self.system.write(f"fastest-RestoreWizard: resuming from {where}")
+            run.resume(position, lambda: apply_trace_states(point, self.traces), point["rng"])
+        run.fit(output_keys)
         return self.system.summary if summary else None
+
+    def _restore_wizard(self) -> Any:
+        from fastest.trace.io import RestoreWizard
+
+        found = [t for item in self.traces for t in all_values(item) if isinstance(t, RestoreWizard)]
+        if len(found) > 1:
+            raise FastestValueError("Estimator: give at most one RestoreWizard; a run has one restore point.")
+        if found and any(isinstance(item, Scheduler) and any(isinstance(v, RestoreWizard) for v in all_values(item))
+                         for item in self.traces):
+            raise FastestValueError("Estimator: a RestoreWizard cannot be scheduled; give it directly in traces.")
+        return found[0] if found else None
+
+    def _check_restore_point(self, wizard: Any, point: dict[str, Any]) -> None:
+        """A restore point written by another configuration is refused before any step, naming the change."""
+        changed = differences(point["fingerprint"], fingerprint(self.pipeline, self.network, self.traces))
+        if changed:
+            listed = "\n  ".join(changed[:10]) + ("\n  ..." if len(changed) > 10 else "")
+            raise FastestValueError(
+                f"RestoreWizard: the restore point in {wizard.directory} was written by a run that differs from "
+                f"this one:\n  {listed}\nUndo the change to resume, or give RestoreWizard another folder (or delete "
+                "this one) to start from scratch."
+            )
+
+    def _checkpoint(self, position: Position, final: bool) -> None:
+        """Between two training steps: write a restore point when the RestoreWizard asks for one."""
+        wizard = self._wizard
+        if wizard is None or not wizard.due(final):
+            return
+        wizard.write(capture(self.system, self.network, self.pipeline, self.traces, position), position)
 
     def to_lightning(self, warmup: bool = True) -> Any:
         """The generated LightningModule, DataModule and trace callback, for your own ``pl.Trainer``.

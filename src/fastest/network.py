@@ -163,6 +163,12 @@ def _make_optimizer(optimizer_fn: Any, model: nn.Module, name: str) -> Any:
                 "torch.optim.Optimizer, e.g. lambda params: torch.optim.Adam(params, lr=1e-3)."
             )
         return optimizer
+    if isinstance(optimizer_fn, torch.optim.Optimizer):
+        raise FastestTypeError(
+            f"fe.build: optimizer_fn received an optimizer ({type(optimizer_fn).__name__} instance) for model "
+            f"{name!r}; pass a function that creates it for the model's parameters, e.g. "
+            f"optimizer_fn=lambda params: torch.optim.{type(optimizer_fn).__name__}(params, lr=1e-3)."
+        )
     raise FastestTypeError(f"fe.build: optimizer_fn must be a string, a callable or None, received {optimizer_fn!r} "
                            f"({type(optimizer_fn).__name__}).")
 

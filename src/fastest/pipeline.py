@@ -8,6 +8,7 @@ Trace needs are dropped before collation.
 from __future__ import annotations
 
 import os
+import random
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -44,16 +45,23 @@ class OpDataset(Dataset):
     ops see that epoch in their state, a dataset that draws whole batches draws them from
     ``(seed, epoch, index)``, and a sample a ``RemoveIf`` drops with ``replacement=True`` is replaced
     by samples drawn from ``(seed, epoch, index)``. No draw depends on a process's global generator.
+
+    With ``deterministic`` (a run under ``fe.enable_deterministic``), the python, numpy and torch
+    generators are seeded from ``(seed, epoch, index)`` before each sample's ops, so random
+    augmentations depend on nothing else: not on the worker that loads the sample, nor on what ran
+    before (a resumed run draws exactly what the uninterrupted one drew). In the main process the
+    generators are put back afterwards, so the training step's randomness is untouched.
     """
 
     def __init__(self, dataset: Dataset, ops: list[NumpyOp], mode: str, ds_id: str, seed: int,
-                 keep_keys: frozenset[str] | None) -> None:
+                 keep_keys: frozenset[str] | None, deterministic: bool = False) -> None:
         self.dataset = dataset
         self.ops = ops
         self.mode = mode
         self.ds_id = ds_id
         self.seed = seed
         self.keep_keys = keep_keys
+        self.deterministic = deterministic
         self._states: dict[int, StepContext] = {}
 
     def __len__(self) -> int:
@@ -66,6 +74,27 @@ class OpDataset(Dataset):
         return state
 
     def __getitem__(self, item: tuple[int, int] | int) -> Any:
+        return self.__getitems__([item])[0]
+
+    def __getitems__(self, items: list[Any]) -> list[Any]:
+        """The samples of a batch (the DataLoader asks for them together)."""
+        if not self.deterministic:
+            return [self._get(item) for item in items]
+        in_worker = torch.utils.data.get_worker_info() is not None  # a worker's generators are its own
+        saved = None if in_worker else (random.getstate(), np.random.get_state(), torch.get_rng_state())
+        try:
+            samples = []
+            for item in items:
+                _seed_generators(self.seed, *unwrap(item))
+                samples.append(self._get(item))
+            return samples
+        finally:
+            if saved is not None:
+                random.setstate(saved[0])
+                np.random.set_state(saved[1])
+                torch.set_rng_state(saved[2])
+
+    def _get(self, item: tuple[int, int] | int) -> Any:
         epoch, index = unwrap(item)
         state = self._state(epoch)
         if is_batched(self.dataset):  # a dataset that draws whole batches
@@ -96,6 +125,14 @@ class OpDataset(Dataset):
             f"RemoveIf dropped 1000 samples in a row in mode {self.mode!r}; the filter removes (nearly) "
             "everything. Loosen the RemoveIf condition."
         )
+
+
+def _seed_generators(seed: int, epoch: int, index: int) -> None:
+    """Seed python's, numpy's and torch's (CPU) generators from (seed, epoch, index)."""
+    value = int(np.random.SeedSequence([seed % 2**63, epoch, index]).generate_state(1)[0])
+    random.seed(value)
+    np.random.seed(value)
+    torch.default_generator.manual_seed(value)
 
 
 def run_ops(ops: list[Any], data: dict[str, Any], state: Mapping[str, Any],
@@ -325,7 +362,8 @@ class Pipeline:
             return source
         seed = torch.initial_seed() if seed is None else seed
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
-        dataset = OpDataset(source, sample_ops, mode, ds_id, seed, self._keep_keys(output_keys, mode, epoch, ds_id))
+        dataset = OpDataset(source, sample_ops, mode, ds_id, seed, self._keep_keys(output_keys, mode, epoch, ds_id),
+                            deterministic=torch.are_deterministic_algorithms_enabled() and bool(sample_ops))
         shuffle = mode == "train" if shuffle is None else shuffle
         batched = is_batched(source)  # it shuffles its own samples; its batch indices stay in order (patterns)
         size = None if batched else batch_op.batch_size

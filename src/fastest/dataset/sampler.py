@@ -64,10 +64,12 @@ class EpochSampler(Sampler[tuple[int, int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.pad = pad
+        self.skip = 0  # items of this process's share already read (a run resumed mid-epoch)
+        self.epoch_offset = 0  # epochs done before the Trainer started (a resumed run)
 
     def set_epoch(self, epoch: int) -> None:
         """Lightning calls this with its 0-based epoch before each epoch's iterator is made."""
-        self.epoch = epoch + 1
+        self.epoch = epoch + 1 + self.epoch_offset
 
     def order(self) -> np.ndarray:
         """Every process's items of this epoch, in order."""
@@ -83,14 +85,16 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         epoch = self.epoch
-        return ((epoch, int(index)) for index in self._share())
+        return ((epoch, int(index)) for index in self._share()[self.skip:])
 
     def __len__(self) -> int:
         if self.num_replicas == 1:
-            return self.num_samples
-        if self.pad:
-            return -(-self.num_samples // self.num_replicas)
-        return len(range(self.rank, self.num_samples, self.num_replicas))
+            share = self.num_samples
+        elif self.pad:
+            share = -(-self.num_samples // self.num_replicas)
+        else:
+            share = len(range(self.rank, self.num_samples, self.num_replicas))
+        return max(share - self.skip, 0)
 
 
 def unwrap(item: Any) -> tuple[int, Any]:

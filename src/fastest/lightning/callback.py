@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 
 from fastest.pipeline import DS_ID_KEY
 from fastest.trace.essential import to_number
-from fastest.trace.loop import DsIdSource, EventLoop, TraceSource
+from fastest.trace.loop import Checkpoint, DsIdSource, EventLoop, TraceSource
 from fastest.trace.system import System
 
 
@@ -24,11 +24,14 @@ class TraceBridge(pl.Callback):
         system: The run state shared with the traces and the generated module.
         traces_for: ``(mode, epoch, ds_id) -> sorted traces`` active there.
         ds_ids: ``(mode, epoch) -> dataset ids`` in DataLoader order (index = ``dataloader_idx``).
+        checkpoint: Called by the event loop between training steps (restore points).
     """
 
-    def __init__(self, system: System, traces_for: TraceSource, ds_ids: DsIdSource) -> None:
+    def __init__(self, system: System, traces_for: TraceSource, ds_ids: DsIdSource,
+                 checkpoint: Checkpoint | None = None) -> None:
         self.system = system
-        self.loop = EventLoop(system, traces_for, ds_ids, sync_stop=self._sync_stop, on_logs=self._to_loggers)
+        self.loop = EventLoop(system, traces_for, ds_ids, sync_stop=self._sync_stop, on_logs=self._to_loggers,
+                              checkpoint=checkpoint)
         self._trainer: pl.Trainer | None = None
         self._skip_batch = False
         self.results_path: str | None = None  # set when training runs in spawned processes (ddp_spawn)
@@ -76,9 +79,9 @@ class TraceBridge(pl.Callback):
         self.loop.batch_begin(mode, batch if isinstance(batch, dict) else {},
                               tagged if tagged is not None else ds_ids[dataloader_idx])
 
-    def _batch_end(self, mode: str, batch: Any, outputs: Any) -> None:
+    def _batch_end(self, mode: str, batch: Any, outputs: Any, last: bool = False) -> None:
         if not self._skip_batch:
-            self.loop.batch_end(mode, self.batch_data(batch, outputs))
+            self.loop.batch_end(mode, self.batch_data(batch, outputs), last)
 
     # ----- fit ---------------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -93,7 +96,7 @@ class TraceBridge(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        self._batch_end("train", batch, outputs)
+        self._batch_end("train", batch, outputs, trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:

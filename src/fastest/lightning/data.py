@@ -58,6 +58,13 @@ class PipelineDataModule(pl.LightningDataModule):
         self.train_steps_per_epoch = train_steps_per_epoch
         self._seed = torch.initial_seed()  # without a System (a user's own Trainer)
         self._cache: dict[tuple[str, str], tuple[tuple[Any, ...], DataLoader]] = {}
+        self.epoch_offset = 0  # epochs done before the Trainer started (a resumed run)
+        self.resume_at: tuple[int, int] | None = None  # (epoch, batches already done in it)
+
+    def resume(self, epochs_done: int, batches_done: int) -> None:
+        """Serve a run that goes on after ``epochs_done`` epochs and ``batches_done`` batches of the next."""
+        self.epoch_offset = epochs_done
+        self.resume_at = (epochs_done + 1, batches_done) if batches_done else None
 
     @property
     def seed(self) -> int:
@@ -93,8 +100,26 @@ class PipelineDataModule(pl.LightningDataModule):
                 cached = self._cache[(mode, ds_id)] = (signature, loader)
             if isinstance(cached[1].sampler, EpochSampler):  # a loader kept from an earlier epoch samples this one
                 cached[1].sampler.epoch = epoch
+                cached[1].sampler.epoch_offset = self.epoch_offset
+                cached[1].sampler.skip = 0
             loaders.append(cached[1])
+        if mode == "train" and self.resume_at is not None and self.resume_at[0] == epoch:
+            self._skip_done(loaders, self.resume_at[1])
         return loaders
+
+    @staticmethod
+    def _skip_done(loaders: list[DataLoader], batches: int) -> None:
+        """Start the epoch after the batches a resumed run already trained on (loaders in order)."""
+        for loader in loaders:
+            sampler = loader.sampler
+            if not isinstance(sampler, EpochSampler):
+                raise RuntimeError("A run resumed mid-epoch needs the Pipeline's own samplers; this loader has "
+                                   f"{type(sampler).__name__}.")
+            per_batch = loader.batch_size or 1
+            full = len(loader)
+            done = min(batches, full)
+            sampler.skip = done * per_batch
+            batches -= done
 
     def _epoch(self, mode: str) -> int:
         """1-based epoch the loaders are for (train loaders are asked for before their epoch starts)."""

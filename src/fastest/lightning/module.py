@@ -143,7 +143,7 @@ class FastestModule(pl.LightningModule):
         return self._step(batch, "train")
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any] | None:
-        if self.system.stop_training:  # Lightning still validates after a mid-epoch stop; fastest does not
+        if self.system.epoch_abandoned:  # Lightning still validates after a mid-epoch stop; fastest does not
             return None
         return self._step(batch, "eval")
 

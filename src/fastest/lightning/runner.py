@@ -7,7 +7,7 @@ import os
 import pickle
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +23,8 @@ from fastest.lightning.signals import GracefulStop
 from fastest.lightning.spawn_guard import check_main_guard
 from fastest.network import Network
 from fastest.pipeline import Pipeline
-from fastest.trace.loop import TraceSource
+from fastest.trace.loop import Checkpoint, TraceSource
+from fastest.trace.restore import Position
 from fastest.trace.system import System
 
 _QUIET_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
@@ -86,6 +87,8 @@ class RunSpec:
         trainer_args: ``accelerator``, ``devices``, ``strategy``, ``precision`` (resolved), ``num_nodes``.
         gradient_clip: Gradient norm clip before each optimizer step.
         progress_bar: Show the progress bar (when stdout is a terminal).
+        checkpoint: Called between training steps with the run's position (a RestoreWizard's restore
+            points); None without one.
     """
 
     network: Network
@@ -98,6 +101,7 @@ class RunSpec:
     trainer_args: dict[str, Any]
     gradient_clip: float | None
     progress_bar: bool
+    checkpoint: Checkpoint | None = None
 
 
 class LightningRun:
@@ -111,7 +115,7 @@ class LightningRun:
     def __init__(self, spec: RunSpec, own_trainer: bool = True) -> None:
         self.spec = spec
         self.datamodule = PipelineDataModule(spec.pipeline, spec.system, None, spec.train_steps_per_epoch)
-        self.bridge = TraceBridge(spec.system, spec.traces_for, self.datamodule.ds_ids)
+        self.bridge = TraceBridge(spec.system, spec.traces_for, self.datamodule.ds_ids, checkpoint=spec.checkpoint)
         self.module = FastestModule(spec.network, spec.system, spec.gradient_clip)
         self.callbacks: list[pl.Callback] = [self.bridge]
         if shows_bar(spec.progress_bar):
@@ -127,6 +131,13 @@ class LightningRun:
         kwargs = {k: v for k, v in trainer_kwargs(self.spec).items()
                   if k not in ("logger", "enable_checkpointing", "enable_model_summary", "enable_progress_bar")}
         return LightningParts(self.module, self.datamodule, list(self.callbacks), kwargs)
+
+    def resume(self, position: Position, load_traces: Callable[[], None], rng: dict[str, Any]) -> None:
+        """Go on from a restore point: fewer epochs left, the data from where it stopped, the traces'
+        states after their ``on_begin``, the random generators when training goes on."""
+        self.trainer.fit_loop.max_epochs = self.spec.epochs - position.epochs_done
+        self.datamodule.resume(position.epochs_done, position.batches_done)
+        self.bridge.loop.resume(load_traces, rng, mid_epoch=position.batches_done > 0)
 
     def fit(self, output_keys: dict[str, set[str]]) -> None:
         self.datamodule.output_keys = output_keys

@@ -84,6 +84,7 @@ class GracefulStop(pl.Callback):
             self._say(f"fastest: {name} again; stopping now, without finishing the step.", now=True)
             raise TrainingInterrupted(signum)
         self.received = signum
+        self.system.interrupted = name
         self.system.stop_training = True
         self._say(f"fastest: received {name}; training stops after the current step (send it again to stop at once).",
                   now=True)

@@ -278,12 +278,20 @@ def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], me
         if not isinstance(error, FastestError) and op.inputs:
             kinds = [describe_value(store[key]) if key in store else "missing" for key in op.inputs]
             where += "; inputs " + ", ".join(f"{key!r}: {kind}" for key, kind in zip(op.inputs, kinds))
-            if any(kind.startswith("float64") for kind in kinds) and "Double" in str(error):
-                where += "; float64 data meets float32 weights: cast it, e.g. x.astype('float32') in the dataset"
+            where += _hint(str(error), kinds)
         add_location(error, f"{type(op).__name__}.{method}", where)
         raise
     for key in getattr(op, "deleted_keys", ()):  # a Fuse that deletes keys from outside it
         store.pop(key, None)
+
+
+def _hint(message: str, kinds: list[str]) -> str:
+    """What to do about a few errors torch raises deep inside an op, judged from its message and inputs."""
+    if "Double" in message and any(kind.startswith("float64") for kind in kinds):
+        return "; float64 data meets float32 weights: cast it, e.g. x.astype('float32') in the dataset"
+    if "out of bounds" in message and any(kind.startswith(("int", "uint")) for kind in kinds):
+        return "; a class label is outside [0, number of classes): check the labels (1-based labels need y - 1)"
+    return ""
 
 
 def describe_value(value: Any) -> str:

@@ -86,6 +86,8 @@ class TrainEssential(Trace):
     so it adds no synchronization.
     """
 
+    restore_skip = ("start", "epoch_start", "last_log_time", "last_log_step")  # clock readings of the stopped run
+
     def __init__(self, monitor_names: Iterable[str], stop_on_nan: bool = True) -> None:
         names = sorted(set(monitor_names))
         super().__init__(inputs=names, outputs=[*names, "steps/sec", "epoch_time(sec)"], mode="train")
@@ -93,7 +95,8 @@ class TrainEssential(Trace):
         self.stop_on_nan = stop_on_nan
 
     def on_begin(self, data: Data) -> None:
-        self.start = time.perf_counter()
+        self.start = self.epoch_start = self.last_log_time = time.perf_counter()
+        self.last_log_step = self.system.global_step
         self.loss_keys = sorted(self.system.network.get_loss_keys())
         self.first_bad: dict[str, Any] = {}  # loss key → first non-finite step (a tensor on accelerators)
         self.reported = False

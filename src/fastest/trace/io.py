@@ -1,6 +1,7 @@
 """Traces that write files. Only the chief process (rank 0) writes; every write is atomic.
 
-Models (:class:`ModelSaver`, :class:`BestModelSaver`) and logs (:class:`CSVLogger`) live here;
+Models (:class:`ModelSaver`, :class:`BestModelSaver`), logs (:class:`CSVLogger`) and restore points
+(:class:`RestoreWizard`) live here;
 images (:class:`ImageSaver`, :class:`ImageViewer`) in ``fastest.trace.display`` and
 :class:`TensorBoard` in ``fastest.trace.tensorboard``, both importable from here too.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,10 +20,11 @@ import numpy as np
 from torch import nn
 
 from fastest.backend import atomic_open, load_model, save_model
-from fastest.errors import FastestValueError
+from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.op import to_list
 from fastest.trace.display import ImageSaver, ImageViewer, safe_name
 from fastest.trace.essential import model_loss_key, to_number
+from fastest.trace.restore import Position, RestoreStore
 from fastest.trace.system import System
 from fastest.trace.tensorboard import TensorBoard
 from fastest.trace.trace import Data, Trace
@@ -94,6 +98,9 @@ class BestModelSaver(Trace):
                  load_best_final: bool = False) -> None:
         if save_best_mode not in ("min", "max"):
             raise FastestValueError(f"BestModelSaver: save_best_mode must be 'min' or 'max', received {save_best_mode!r}.")
+        if not isinstance(save_dir, (str, os.PathLike)):
+            raise FastestTypeError(f"BestModelSaver: save_dir must be a folder path, received {save_dir!r}. Give the "
+                                   "folder to save the best model in, e.g. save_dir='models'.")
         super().__init__(mode="eval")
         self.model = model
         self.save_dir = save_dir
@@ -265,4 +272,81 @@ def _write_csv(path: str, fixed: list[str], rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-__all__ = ["BestModelSaver", "CSVLogger", "ImageSaver", "ImageViewer", "ModelSaver", "TensorBoard"]
+
+
+class RestoreWizard(Trace):
+    """Keep a restore point of the run in ``directory``; running the same script again goes on from it.
+
+    A restore point holds everything the run needs to continue exactly (``fastest.trace.restore``):
+    weights and optimizer states, counters and the Summary, every trace's and op's state, the
+    position in the data and the random generators. Under ``fe.enable_deterministic(seed)`` a run
+    that is killed and resumed, any number of times, ends with the same weights, bit for bit, as one
+    that never stopped. A point is written between two steps, crash-safely (folders ``A``/``B`` and
+    ``key.txt``): a kill during a write leaves the previous point in place.
+
+    Points are written every ``frequency`` epochs (after the epoch's evaluation), or every N training
+    steps with ``frequency="N steps"``, and always when ``fit`` ends: then a finished run is marked
+    finished (running it again trains nothing), and one stopped by SIGTERM or Ctrl-C is not (running
+    it again goes on). Resuming with other models, ops, traces, batch sizes or data fails before any
+    step, naming the difference. The number of epochs may grow between runs.
+
+    Args:
+        directory: Folder of the restore points (created when the first one is written).
+        frequency: Epochs between restore points (an int), or ``"N steps"``, or ``"N epochs"``.
+
+    >>> RestoreWizard("restore", frequency="500 steps").every_steps
+    500
+    """
+
+    restore_skip = ("directory", "store", "every_epochs", "every_steps", "pending")
+
+    def __init__(self, directory: str, frequency: int | str = 1) -> None:
+        super().__init__(inputs="*", mode="train")  # "*": it runs after every other trace
+        self.every_epochs, self.every_steps = _frequency(frequency)
+        self.directory = os.path.abspath(directory)
+        self.store = RestoreStore(self.directory)
+        self.pending = False
+
+    def written_files(self) -> list[str]:
+        return [self.store.key_path]
+
+    def read(self) -> dict[str, Any] | None:
+        """The latest complete restore point, or None when the folder holds none."""
+        return self.store.load()
+
+    def on_batch_end(self, data: Data) -> None:
+        if self.every_steps and self.system.global_step % self.every_steps == 0:
+            self.pending = True
+
+    def on_epoch_end(self, data: Data) -> None:
+        if self.every_epochs and self.system.epoch_idx % self.every_epochs == 0:
+            self.pending = True
+
+    def due(self, final: bool) -> bool:
+        """Whether a restore point is written now (the run asks between steps)."""
+        due, self.pending = final or self.pending, False
+        return due and self.system.is_chief
+
+    def write(self, point: dict[str, Any], position: Position) -> None:
+        started = time.perf_counter()
+        folder = self.store.save(point)
+        self.system.last_restore_point = folder
+        state = "finished" if position.finished else f"epoch {position.epochs_done + 1}" + (
+            f", after batch {position.batches_done}" if position.batches_done else ", from its start")
+        self.system.write(f"fastest-RestoreWizard: restore point at step {self.system.global_step} ({state}) saved "
+                          f"to {folder} in {time.perf_counter() - started:.2f} s")
+
+
+def _frequency(value: int | str) -> tuple[int, int]:
+    """(every N epochs, every N steps) from RestoreWizard's ``frequency``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value, 0
+    match = re.fullmatch(r"\s*(\d+)\s*(steps?|epochs?)\s*", value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) < 1:
+        raise FastestValueError(f"RestoreWizard: frequency must be a number of epochs >= 1 or a text such as "
+                                f"'500 steps' or '2 epochs', received {value!r}.")
+    count = int(match.group(1))
+    return (0, count) if match.group(2).startswith("step") else (count, 0)
+
+
+__all__ = ["BestModelSaver", "CSVLogger", "ImageSaver", "ImageViewer", "ModelSaver", "RestoreWizard", "TensorBoard"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from fastest.trace.restore import Position, set_rng_state
 from fastest.trace.system import System
 from fastest.trace.trace import Data, Trace, run_event
 
 TraceSource = Callable[[str, int, str], list[Trace]]
 DsIdSource = Callable[[str, int], list[str]]
+Checkpoint = Callable[[Position, bool], None]
 
 
 class EventLoop:
@@ -39,16 +41,27 @@ class EventLoop:
         sync_stop: Combines ``stop_training`` across processes and tells the driver to stop
             (default: the value as it is).
         on_logs: Receives the values traces log at each event (e.g. to forward them to loggers).
+        checkpoint: Called between two training steps with how far training got (a restore point may
+            be written there): before each training batch and epoch begin, and at the end (``final``)
+            before the traces' ``on_end``.
+
+    Resuming (:meth:`resume`): ``on_begin`` runs as usual, then the traces get their saved state; the
+    random generators are set when training goes on; an epoch interrupted mid-way continues
+    without a second ``on_epoch_begin``.
     """
 
     def __init__(self, system: System, traces_for: TraceSource, ds_ids: DsIdSource,
                  sync_stop: Callable[[bool], bool] | None = None,
-                 on_logs: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_logs: Callable[[dict[str, Any]], None] | None = None, checkpoint: Checkpoint | None = None) -> None:
         self.system = system
         self.traces_for = traces_for
         self.ds_ids = ds_ids
         self.sync_stop = sync_stop or (lambda stop: stop)
         self.on_logs = on_logs
+        self.checkpoint = checkpoint
+        self._resume_traces: Callable[[], None] | None = None
+        self._resume_rng: dict[str, Any] | None = None
+        self._continue_epoch = False
         self._cache: dict[tuple[str, int, str, str], list[Trace]] = {}
         self.train_open = False
         self.stopped_mid_epoch = False
@@ -93,17 +106,39 @@ class EventLoop:
         """True for events of ``mode`` that do not happen: evaluation after a mid-epoch stop."""
         return mode == "eval" and self.stopped_mid_epoch
 
+    def resume(self, load_traces: Callable[[], None], rng: dict[str, Any] | None, mid_epoch: bool) -> None:
+        """Go on from a restore point: ``load_traces`` runs after ``on_begin``; ``rng`` is set when training
+        goes on; with ``mid_epoch``, the next train epoch is the one the restore point stopped in."""
+        self._resume_traces, self._resume_rng, self._continue_epoch = load_traces, rng, mid_epoch
+
     # ----- events ------------------------------------------------------------------------------------------
     def begin(self, modes: tuple[str, ...]) -> None:
         """``on_begin`` of the traces of ``modes`` (("train", "eval") for fit, ("test",) for test)."""
         self.system.mode = modes[0]
         self.train_open = self.stopped_mid_epoch = False
+        self.system.epoch_abandoned = False
         self._run(self._for_modes("on_begin", modes), "on_begin", Data())
+        if self._resume_traces is not None:
+            self._resume_traces()
+            self._resume_traces = None
 
     def epoch_begin(self, mode: str) -> None:
         if self.skips(mode):
             return
         if mode == "train":
+            if self.checkpoint is not None:
+                self.checkpoint(Position(self.system.epoch_idx, 0), False)
+            if self._resume_rng is not None:
+                set_rng_state(self._resume_rng)
+                self._resume_rng = None
+            if self._continue_epoch:  # it began before the restore point: its counters and traces go on
+                self._continue_epoch = False
+                self.system.epoch_idx += 1
+                self.system.network.set_epoch(self.system.epoch_idx)
+                self.train_open = True
+                self.system.mode = mode
+                self.system.ds_id = self._mode_ds_ids(mode)[0]
+                return
             self.system.epoch_idx += 1
             self.system.network.set_epoch(self.system.epoch_idx)
             self.train_open = True
@@ -119,6 +154,8 @@ class EventLoop:
         self._skip_batch = self.skips(mode)
         if self._skip_batch:
             return
+        if mode == "train" and self.checkpoint is not None:
+            self.checkpoint(Position(self.system.epoch_idx - 1, self.system.batch_idx), False)
         self.system.mode = mode
         self.system.ds_id = ds_id if ds_id is not None else self._mode_ds_ids(mode)[0]
         self.system.batch_idx += 1
@@ -126,14 +163,16 @@ class EventLoop:
             self.system.global_step += 1
         self._run(self._traces("on_batch_begin", mode, self.system.ds_id), "on_batch_begin", Data(batch))
 
-    def batch_end(self, mode: str, batch: dict[str, Any]) -> None:
-        """``batch`` is what traces see: the batch and the Network's predictions."""
+    def batch_end(self, mode: str, batch: dict[str, Any], last: bool = False) -> None:
+        """``batch`` is what traces see: the batch and the Network's predictions. ``last``: the epoch's
+        last training batch (a signal there lets the epoch finish, evaluation included)."""
         if self._skip_batch:
             return
         self._run(self._traces("on_batch_end", mode, self.system.ds_id), "on_batch_end", Data(batch))
         if mode == "train":
             self.system.stop_training = self.sync_stop(self.system.stop_training)
-            self.stopped_mid_epoch = self.system.stop_training
+            self.stopped_mid_epoch = self.system.stop_training and not (last and self.system.interrupted)
+            self.system.epoch_abandoned = self.stopped_mid_epoch
 
     def epoch_end(self, mode: str, data: Data | None = None) -> dict[str, Any]:
         """``on_epoch_end``; ``data`` may hold values already logged. Returns the epoch's logs."""
@@ -160,4 +199,10 @@ class EventLoop:
 
     def end(self, modes: tuple[str, ...]) -> None:
         self.close_train_epoch()
+        if self.checkpoint is not None and "train" in modes:
+            done = not self.system.interrupted  # a signal stops a run that goes on later
+            if self.stopped_mid_epoch:
+                self.checkpoint(Position(self.system.epoch_idx - 1, self.system.batch_idx, finished=done), True)
+            else:
+                self.checkpoint(Position(self.system.epoch_idx, 0, finished=done), True)
         self._run(self._for_modes("on_end", modes), "on_end", Data())

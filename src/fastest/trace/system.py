@@ -39,6 +39,7 @@ class System:
         eval_steps_per_epoch: Batches per eval epoch, when known.
         log_steps: Log interval in training steps (None: no log lines).
         stop_training: Set True from a trace to stop after the current step.
+        interrupted: Name of the signal (e.g. "SIGTERM") that stopped the run, else None.
         summary: The :class:`~fastest.summary.summary.Summary` the run writes its logs to.
         global_rank: Process rank under a distributed strategy (0 alone); only rank 0 writes files.
         world_size: Number of processes.
@@ -72,6 +73,10 @@ class System:
         self.batch_idx = 0
         self.global_step = 0
         self.stop_training = False
+        self.interrupted: str | None = None  # the signal that stopped the run (SIGTERM, SIGINT)
+        self.epoch_abandoned = False  # a mid-epoch stop: no evaluation follows
+        self.resumed_step: int | None = None  # the step a RestoreWizard resumed the run at
+        self.last_restore_point: str | None = None  # the folder a RestoreWizard wrote to last
         self.summary = Summary(summary_name)
         self.experiment_time = time.strftime("%Y-%m-%d-%H-%M-%S")
         self.seed = torch.initial_seed()

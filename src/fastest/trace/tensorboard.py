@@ -138,7 +138,11 @@ class TensorBoard(Trace):
         if name not in self._writers:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writers[name] = SummaryWriter(os.path.join(run_folder(self.log_dir, self.system), name))
+            # a resumed run (RestoreWizard) drops what the stopped one logged after its restore point
+            resumed = getattr(self.system, "resumed_step", None)
+            purge = resumed + 1 if resumed is not None else None
+            self._writers[name] = SummaryWriter(os.path.join(run_folder(self.log_dir, self.system), name),
+                                                purge_step=purge)
         return self._writers[name]
 
     def _add_scalars(self, values: dict[str, Any]) -> None:

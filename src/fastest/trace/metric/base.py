@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torchmetrics import Metric
 
@@ -51,10 +52,28 @@ class MetricTrace(Trace):
 
     def on_epoch_begin(self, data: Data) -> None:
         self.metrics: dict[str, Metric] = {}
+        self.prototypes: dict[str, tuple[Any, Any]] = {}  # the kinds of the first raw inputs, per metric
+
+    def state_dict(self) -> dict[str, Any]:
+        """The metrics of the epoch so far, for a restore point (with what rebuilds them: the kinds of
+        their first inputs)."""
+        return {key: {"prototype": self.prototypes[key], "state": dict(metric.metric_state)}
+                for key, metric in getattr(self, "metrics", {}).items() if None not in self.prototypes[key]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.metrics, self.prototypes = {}, {}
+        for key, item in state.items():
+            (pred_shape, pred_dtype), (true_shape, true_dtype) = item["prototype"]
+            y_pred = torch.zeros(pred_shape, dtype=getattr(torch, pred_dtype))
+            y_true = torch.zeros(true_shape, dtype=getattr(torch, true_dtype))
+            metric = self.metrics[key] = self.make_metric(*self.prepare(y_pred, y_true))
+            self.prototypes[key] = item["prototype"]
+            for name, value in item["state"].items():
+                setattr(metric, name, value)
 
     def on_batch_end(self, data: Data) -> None:
-        raw_true = data[self.true_key]
-        y_pred, y_true = self.prepare(_detach(data[self.pred_key]), raw_true)
+        raw_true, raw_pred = data[self.true_key], _detach(data[self.pred_key])
+        y_pred, y_true = self.prepare(raw_pred, raw_true)
         per_instance = self.instance_values(y_pred, y_true)
         if per_instance is not None:
             data.write_per_instance_log(self.outputs[0], per_instance)
@@ -64,6 +83,9 @@ class MetricTrace(Trace):
             if metric is None:
                 device = raw_true.device if isinstance(raw_true, torch.Tensor) else "cpu"
                 metric = self.metrics[key] = self.make_metric(y_pred, y_true).to(device)
+                self.prototypes[key] = (_prototype(raw_pred), _prototype(raw_true))
+            elif isinstance(raw_true, torch.Tensor) and metric.device != raw_true.device:  # restored on the CPU
+                metric.to(raw_true.device)
             metric.update(y_pred, y_true)
 
     def on_epoch_end(self, data: Data) -> None:
@@ -72,6 +94,16 @@ class MetricTrace(Trace):
                 continue
             for name, value in self.results(metric.compute()).items():
                 data.write_with_log(f"{name}|{key}" if key else name, value)
+
+
+def _prototype(value: Any) -> tuple[list[int], str] | None:
+    """Shape and dtype name of a raw metric input (numpy inputs count as their torch dtype); None for
+    inputs that are no array (such a metric is not kept in restore points)."""
+    try:
+        tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return list(tensor.shape), str(tensor.dtype).replace("torch.", "")
 
 
 def _detach(value: Any) -> Any:

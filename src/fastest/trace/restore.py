@@ -1,0 +1,386 @@
+"""Restore points: everything a run needs to go on exactly where it stopped.
+
+A restore point is one file, ``state.pt``, readable with ``torch.load(weights_only=True)``:
+
+- ``models`` and ``optimizers``: the ``state_dict`` of every model and optimizer of the Network;
+- ``system``: the counters (epoch, batch, step), the seed and the Summary history;
+- ``position``: how far training got (``epochs_done`` whole epochs, then ``batches_done`` batches of
+  the next one) and whether it ``finished``;
+- ``traces`` and ``ops``: the state of every trace and op, by position (see :func:`object_state`);
+- ``rng``: the python, numpy and torch (CPU and CUDA) generator states;
+- ``extra``: what the Lightning side adds (the mixed-precision grad scaler);
+- ``fingerprint``: what the run looked like (:func:`fingerprint`), to refuse a changed one.
+
+Data loading needs no state: the sample order is a function of (seed, epoch, position), and in a
+deterministic run every sample's random augmentation draws from (seed, epoch, index) (see
+``fastest.pipeline.OpDataset``), so worker processes hold nothing to save.
+
+:class:`RestoreStore` keeps restore points crash-safe on disk (FastEstimator's layout: folders ``A``
+and ``B`` and a ``key.txt`` naming the complete one).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastest.errors import FastestValueError
+from fastest.schedule import all_values
+
+FORMAT = 1
+_KEYED_FIELDS = frozenset({"system", "inputs", "outputs", "mode", "ds_id", "in_list", "out_list", "fe_monitor_names"})
+
+
+# ----- values ---------------------------------------------------------------------------------------------------
+def _is_plain(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, bytes))
+
+
+def restorable(value: Any) -> bool:
+    """True for what a restore point keeps of an object's attributes: numbers, strings, arrays,
+    tensors, torchmetrics metrics, ops and traces, and lists, tuples, sets, deques and dicts of them.
+    Models, optimizers, functions, files and the like are not (models and optimizers are saved apart).
+    """
+    if _is_plain(value) or isinstance(value, (np.generic, torch.Tensor)):
+        return not isinstance(value, nn.Parameter)
+    if isinstance(value, np.ndarray):
+        return value.dtype != object
+    if isinstance(value, (list, tuple, set, frozenset, collections.deque)):
+        return all(restorable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and restorable(v) for k, v in value.items())
+    return _is_metric(value) or _is_keyed(value)
+
+
+def _is_metric(value: Any) -> bool:
+    return any(cls.__module__.startswith("torchmetrics") and cls.__name__ == "Metric" for cls in type(value).__mro__)
+
+
+def _is_keyed(value: Any) -> bool:
+    from fastest.op.op import Keyed
+
+    return isinstance(value, Keyed)
+
+
+def encode(value: Any) -> Any:
+    """``value`` as nested dicts, lists, tensors and plain values, which ``torch.load(weights_only=True)`` reads.
+
+    >>> encode({"best": np.float64(0.5), "seen": {1, 2}})["seen"]
+    {'__set__': [1, 2]}
+    """
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if _is_plain(value):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value)).clone()}
+    if isinstance(value, (set, frozenset)):
+        return {"__set__": [encode(v) for v in sorted(value, key=repr)]}
+    if isinstance(value, collections.deque):
+        return {"__deque__": [encode(v) for v in value], "maxlen": value.maxlen}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[k, encode(v)] for k, v in value.items()]}
+    if _is_metric(value):
+        return {"__metric__": {name: encode(getattr(value, name)) for name in value._defaults}}
+    if _is_keyed(value):
+        return {"__state__": object_state(value)}
+    raise FastestValueError(f"Cannot keep a {type(value).__name__} in a restore point.")
+
+
+def decode(encoded: Any, current: Any = None) -> Any:
+    """The value :func:`encode` made; metrics, ops and traces are loaded into ``current`` (the live object)."""
+    if isinstance(encoded, list):
+        items = current if isinstance(current, list) and len(current) == len(encoded) else [None] * len(encoded)
+        return [decode(e, c) for e, c in zip(encoded, items)]
+    if not isinstance(encoded, dict):
+        return encoded
+    if "__ndarray__" in encoded:
+        return encoded["__ndarray__"].numpy().copy()
+    if "__set__" in encoded:
+        return {decode(v) for v in encoded["__set__"]}
+    if "__deque__" in encoded:
+        return collections.deque((decode(v) for v in encoded["__deque__"]), maxlen=encoded["maxlen"])
+    if "__tuple__" in encoded:
+        olds = current if isinstance(current, tuple) and len(current) == len(encoded["__tuple__"]) else None
+        return tuple(decode(e, olds[i] if olds else None) for i, e in enumerate(encoded["__tuple__"]))
+    if "__dict__" in encoded:
+        old = current if isinstance(current, dict) else {}
+        values = {k: decode(v, old.get(k)) for k, v in encoded["__dict__"]}
+        if isinstance(current, dict):  # keep its type (a defaultdict stays one)
+            current.clear()
+            current.update(values)
+            return current
+        return values
+    if "__metric__" in encoded:
+        if current is None:  # built lazily from data (its owner restores it, or rebuilds it when needed)
+            return None
+        for name, state in encoded["__metric__"].items():
+            value = decode(state, getattr(current, name, None))
+            if isinstance(value, torch.Tensor):
+                value = value.to(current.device)
+            setattr(current, name, value)
+        return current
+    if "__state__" in encoded:
+        if current is None:
+            raise FastestValueError("A restore point holds an op or trace where the run has none.")
+        load_object_state(current, encoded["__state__"])
+        return current
+    return {k: decode(v) for k, v in encoded.items()}
+
+
+def object_state(obj: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """An op's or trace's restorable attributes (:func:`restorable`), encoded. Its keys, mode and
+    ``system``, and the names in ``skip`` or in the class's ``restore_skip``, are left out.
+
+    A class with its own ``state_dict()`` (and ``load_state_dict``) decides for itself.
+    """
+    own = getattr(obj, "state_dict", None)
+    if callable(own) and not isinstance(obj, nn.Module):
+        return {"__own__": encode(own())}
+    left_out = _KEYED_FIELDS | set(skip) | set(getattr(obj, "restore_skip", ()))
+    return {name: encode(value) for name, value in vars(obj).items()
+            if name not in left_out and restorable(value)}
+
+
+def load_object_state(obj: Any, state: dict[str, Any]) -> None:
+    """Put a state from :func:`object_state` back into ``obj``."""
+    if "__own__" in state:
+        obj.load_state_dict(decode(state["__own__"]))
+        return
+    for name, encoded in state.items():
+        setattr(obj, name, decode(encoded, getattr(obj, name, None)))
+
+
+# ----- random generators ----------------------------------------------------------------------------------------
+def rng_state() -> dict[str, Any]:
+    """The python, numpy and torch generator states of this process."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    state = {"python": [version, torch.tensor(internal, dtype=torch.int64), gauss],
+             "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Set the generators to a state from :func:`rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(int(v) for v in internal.tolist()), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ----- what the run looks like ----------------------------------------------------------------------------------
+def fingerprint(pipeline: Any, network: Any, traces: list[Any]) -> dict[str, Any]:
+    """What must be the same for a restore point to fit the run: models (names and parameter shapes),
+    optimizers, ops, traces, batch sizes and dataset sizes. The number of epochs may change."""
+
+    def ops_of(items: Iterable[Any]) -> list[str]:
+        return [f"{type(op).__name__}(inputs={list(op.inputs)}, outputs={list(op.outputs)})"
+                for item in items for op in all_values(item) if op is not None]
+
+    sizes = {}
+    for mode, sources in pipeline.data.items():
+        for ds_id, source in sources.items():
+            for i, value in enumerate(all_values(source)):
+                sizes[f"{mode}:{ds_id}:{i}"] = len(value) if hasattr(value, "__len__") else -1
+    return {
+        "models": {model.model_name: {name: list(p.shape) for name, p in model.state_dict().items()}
+                   for model in network.models},
+        "optimizers": {model.model_name: sorted({type(o).__name__ for o in all_values(model.optimizer) if o})
+                       for model in network.models},
+        "network_ops": ops_of(network.ops),
+        "pipeline_ops": ops_of(pipeline.ops),
+        "traces": [type(t).__name__ for item in traces for t in all_values(item)],
+        "batch_size": repr(sorted(all_values(pipeline.batch_size), key=repr)),
+        "datasets": sizes,
+    }
+
+
+def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The parts of two fingerprints that differ, in words."""
+    found = []
+    for part in sorted(set(saved) | set(current)):
+        before, now = saved.get(part), current.get(part)
+        if before == now:
+            continue
+        if isinstance(before, dict) and isinstance(now, dict):
+            for key in sorted(set(before) | set(now), key=str):
+                if before.get(key) != now.get(key):
+                    found.append(f"{part} {key!r}: {_short(before.get(key))} then, {_short(now.get(key))} now")
+        else:
+            found.append(f"{part}: {_short(before)} then, {_short(now)} now")
+    return found
+
+
+def _short(value: Any) -> str:
+    text = "absent" if value is None else repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# ----- capturing and applying -----------------------------------------------------------------------------------
+@dataclass
+class Position:
+    """How far training got: ``epochs_done`` whole epochs (eval included), then ``batches_done`` batches."""
+
+    epochs_done: int
+    batches_done: int = 0
+    finished: bool = False
+
+
+def optimizers_of(network: Any) -> dict[str, torch.optim.Optimizer]:
+    """Every optimizer of the Network's models (a scheduled model has several), by a stable name."""
+    found: dict[str, torch.optim.Optimizer] = {}
+    for model in network.models:
+        for i, optimizer in enumerate(o for o in all_values(model.optimizer) if o is not None):
+            found[f"{model.model_name}:{i}"] = optimizer
+    return found
+
+
+def capture(system: Any, network: Any, pipeline: Any, traces: list[Any], position: Position,
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A restore point of the run as it is now (between two steps)."""
+    summary = system.summary
+    return {
+        "format": FORMAT,
+        "fingerprint": fingerprint(pipeline, network, traces),
+        "position": {"epochs_done": position.epochs_done, "batches_done": position.batches_done,
+                     "finished": position.finished},
+        "models": {model.model_name: model.state_dict() for model in network.models},
+        "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers_of(network).items()},
+        "system": {"epoch_idx": system.epoch_idx, "batch_idx": system.batch_idx, "global_step": system.global_step,
+                   "seed": system.seed, "experiment_time": system.experiment_time,
+                   "summary_name": summary.name,
+                   "history": {mode: {key: dict(values) for key, values in keys.items()}
+                               for mode, keys in summary.history.items()}},
+        "traces": [object_state(t) for item in traces for t in all_values(item)],
+        "ops": [object_state(op) for item in [*network.ops, *pipeline.ops] for op in all_values(item) if op is not None],
+        "rng": rng_state(),
+        "extra": extra or {},
+    }
+
+
+def apply_run_state(point: dict[str, Any], system: Any, network: Any, pipeline: Any) -> Position:
+    """Load models, optimizers, op states, counters and the Summary history; returns the position."""
+    for model in network.models:
+        model.load_state_dict(point["models"][model.model_name])
+    for name, optimizer in optimizers_of(network).items():
+        optimizer.load_state_dict(point["optimizers"][name])
+    ops = [op for item in [*network.ops, *pipeline.ops] for op in all_values(item) if op is not None]
+    for op, state in zip(ops, point["ops"]):
+        load_object_state(op, state)
+    saved = point["system"]
+    system.epoch_idx, system.batch_idx, system.global_step = saved["epoch_idx"], saved["batch_idx"], saved["global_step"]
+    system.seed, system.experiment_time = saved["seed"], saved["experiment_time"]
+    if system.summary.name is None:
+        system.summary.name = saved["summary_name"]
+    for mode, keys in saved["history"].items():
+        for key, values in keys.items():
+            system.summary.history[mode][key].update(values)
+    return Position(**point["position"])
+
+
+def apply_trace_states(point: dict[str, Any], traces: list[Any]) -> None:
+    """Load every trace's state (after the traces' ``on_begin``, which would reset it)."""
+    for trace, state in zip([t for item in traces for t in all_values(item)], point["traces"]):
+        load_object_state(trace, state)
+
+
+# ----- on disk ---------------------------------------------------------------------------------------------------
+class RestoreStore:
+    """Restore points in ``directory``: written whole into folder ``A`` or ``B`` (the one not in use),
+    fsynced, then ``key.txt`` is switched to it with an atomic rename. A point is never read half-written,
+    and the previous one is removed only after the new one is complete.
+    """
+
+    FILE = "state.pt"
+
+    def __init__(self, directory: str) -> None:
+        self.directory = os.path.abspath(directory)
+        self.key_path = os.path.join(self.directory, "key.txt")
+
+    def current(self) -> str | None:
+        """The folder of the complete restore point, or None when there is none."""
+        if not os.path.isfile(self.key_path):
+            return None
+        with open(self.key_path, encoding="utf-8") as handle:
+            key = handle.read().strip()
+        if key not in ("A", "B"):
+            raise FastestValueError(f"RestoreWizard: {self.key_path!r} says {key!r}, not 'A' or 'B'. Delete the folder "
+                                    f"{self.directory!r} to start from scratch, or restore the file.")
+        folder = os.path.join(self.directory, key)
+        if not os.path.isfile(os.path.join(folder, self.FILE)):
+            raise FastestValueError(f"RestoreWizard: {self.key_path!r} points to {folder!r}, which has no {self.FILE}. "
+                                    f"Delete {self.directory!r} to start from scratch.")
+        return folder
+
+    def load(self) -> dict[str, Any] | None:
+        folder = self.current()
+        if folder is None:
+            return None
+        path = os.path.join(folder, self.FILE)
+        try:
+            point = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise FastestValueError(f"RestoreWizard: cannot read the restore point {path!r} ({error}). Delete "
+                                    f"{self.directory!r} to start from scratch.") from error
+        if not isinstance(point, dict) or point.get("format") != FORMAT:
+            raise FastestValueError(f"RestoreWizard: {path!r} is not a restore point of this fastest version. Delete "
+                                    f"{self.directory!r} to start from scratch.")
+        return point
+
+    def save(self, point: dict[str, Any]) -> str:
+        """Write ``point`` crash-safely; returns its folder."""
+        os.makedirs(self.directory, exist_ok=True)
+        current = self.current()
+        key = "B" if current is not None and current.endswith("A") else "A"
+        folder = os.path.join(self.directory, key)
+        shutil.rmtree(folder, ignore_errors=True)  # a torn earlier attempt, or the point before the current one
+        os.makedirs(folder)
+        path = os.path.join(folder, self.FILE)
+        with open(path, "wb") as handle:
+            torch.save(point, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _fsync_folder(folder)
+        new_key = os.path.join(folder, "key.txt")
+        with open(new_key, "w", encoding="utf-8") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(new_key, self.key_path)  # the switch: atomic
+        _fsync_folder(self.directory)
+        return folder
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
