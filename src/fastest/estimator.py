@@ -28,6 +28,7 @@ from fastest.trace.restore import (
     capture,
     differences,
     fingerprint,
+    initial_states,
 )
 from fastest.trace.system import System
 from fastest.trace.trace import Trace, sort_traces
@@ -144,6 +145,7 @@ class Estimator:
         self.traces = self._prepare_traces()
         self.system.traces = self.traces
         self._wizard = self._restore_wizard()
+        self._initial_states = initial_states(network, pipeline, self.traces) if self._wizard is not None else None
         self._sorted: dict[tuple[str, int, str], list[Trace]] = {}
 
     # ----- traces ----------------------------------------------------------------------------------------------
@@ -224,8 +226,9 @@ class Estimator:
             self.system.resumed_step = self.system.global_step
             where = f"{wizard.store.current()} (step {self.system.global_step}, epoch {self.system.epoch_idx})"
             if position.finished or position.epochs_done >= self.epochs:
-                self.system.write(f"fastest-RestoreWizard: the run in {where} has finished; nothing to train. "
-                                  f"Delete {wizard.directory} to train again from scratch.")
+                why = "a trace stopped it" if position.finished else f"all {self.epochs} epochs are done"
+                self.system.write(f"fastest-RestoreWizard: the run in {where} has finished ({why}); nothing to "
+                                  f"train. Raise epochs to train on, or delete {wizard.directory} to start over.")
                 return self.system.summary if summary else None
             if position.batches_done:  # the loop continues the epoch the restore point stopped in
                 self.system.epoch_idx -= 1
@@ -261,7 +264,9 @@ class Estimator:
         wizard = self._wizard
         if wizard is None or not wizard.due(final):
             return
-        wizard.write(capture(self.system, self.network, self.pipeline, self.traces, position), position)
+        assert self._initial_states is not None
+        wizard.write(capture(self.system, self.network, self.pipeline, self.traces, position, self._initial_states),
+                     position)
 
     def to_lightning(self, warmup: bool = True) -> Any:
         """The generated LightningModule, DataModule and trace callback, for your own ``pl.Trainer``.

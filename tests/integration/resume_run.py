@@ -6,12 +6,15 @@ RestoreWizard.
 
 writes OUT_DIR/final.pt (weights, optimizer state, the Summary history without clock readings).
 Run it again with the same folders after a kill and it goes on from the last restore point.
+With RESUME_RUN_PAUSE_AT=N in the environment it prints "ready" at step N and pauses there for two
+seconds (a test sends a signal then).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 TIMING = ("steps/sec", "epoch_time(sec)", "total_time(sec)")
 
@@ -31,6 +34,17 @@ def main(out_dir: str, restore_dir: str, frequency: str = "5 steps") -> None:
     from fastest.trace.adapt import EarlyStopping, LRScheduler
     from fastest.trace.io import BestModelSaver, CSVLogger, RestoreWizard
     from fastest.trace.metric import Accuracy
+    from fastest.trace.trace import Trace
+
+    class Pause(Trace):
+        def __init__(self, step: int) -> None:
+            super().__init__(mode="train")
+            self.step = step
+
+        def on_batch_end(self, data: object) -> None:
+            if self.system.global_step == self.step:
+                print("ready", flush=True)
+                time.sleep(2)
 
     fe.enable_deterministic(3)
     digits = load_digits()
@@ -55,6 +69,8 @@ def main(out_dir: str, restore_dir: str, frequency: str = "5 steps") -> None:
               BestModelSaver(model=model, save_dir=os.path.join(out_dir, "models")),
               CSVLogger(os.path.join(out_dir, "log.csv")),
               RestoreWizard(restore_dir, frequency=frequency)]
+    if os.environ.get("RESUME_RUN_PAUSE_AT"):
+        traces.append(Pause(int(os.environ["RESUME_RUN_PAUSE_AT"])))
     estimator = fe.Estimator(pipeline=pipeline, network=network, epochs=4, traces=traces, log_steps=1,
                              progress_bar=False, accelerator="cpu", devices=1)
     summary = estimator.fit("resume")

@@ -95,8 +95,11 @@ class GracefulStop(pl.Callback):
             return
         signum, self.received = self.received, None
         name = signal.Signals(signum).name
+        point = self.system.last_restore_point
+        resume = (f" a restore point is in {point}: run the same script again to go on from there."
+                  if point else " (a RestoreWizard in the traces would have kept a restore point to go on from.)")
         self._say(f"fastest: training stopped by {name} at step {self.system.global_step} (epoch "
-                  f"{self.system.epoch_idx}); logs and saved models up to this step are complete. "
+                  f"{self.system.epoch_idx}); logs and saved models up to this step are complete;{resume} "
                   f"Exiting with status {128 + signum}.")
         if signum == signal.SIGINT and _in_ipython():
             raise KeyboardInterrupt

@@ -331,8 +331,12 @@ class RestoreWizard(Trace):
         started = time.perf_counter()
         folder = self.store.save(point)
         self.system.last_restore_point = folder
-        state = "finished" if position.finished else f"epoch {position.epochs_done + 1}" + (
-            f", after batch {position.batches_done}" if position.batches_done else ", from its start")
+        if position.finished:
+            state = "finished"
+        elif position.batches_done:
+            state = f"epoch {position.epochs_done + 1}, after batch {position.batches_done}"
+        else:
+            state = f"after epoch {position.epochs_done}"
         self.system.write(f"fastest-RestoreWizard: restore point at step {self.system.global_step} ({state}) saved "
                           f"to {folder} in {time.perf_counter() - started:.2f} s")
 

@@ -200,7 +200,8 @@ class EventLoop:
     def end(self, modes: tuple[str, ...]) -> None:
         self.close_train_epoch()
         if self.checkpoint is not None and "train" in modes:
-            done = not self.system.interrupted  # a signal stops a run that goes on later
+            # a trace's stop (EarlyStopping, a NaN loss) ends the run for good; a signal's does not
+            done = self.system.stop_training and not self.system.interrupted
             if self.stopped_mid_epoch:
                 self.checkpoint(Position(self.system.epoch_idx - 1, self.system.batch_idx, finished=done), True)
             else:

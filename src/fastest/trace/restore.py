@@ -5,7 +5,7 @@ A restore point is one file, ``state.pt``, readable with ``torch.load(weights_on
 - ``models`` and ``optimizers``: the ``state_dict`` of every model and optimizer of the Network;
 - ``system``: the counters (epoch, batch, step), the seed and the Summary history;
 - ``position``: how far training got (``epochs_done`` whole epochs, then ``batches_done`` batches of
-  the next one) and whether it ``finished``;
+  the next one) and whether a trace ``finished`` it early;
 - ``traces`` and ``ops``: the state of every trace and op, by position (see :func:`object_state`);
 - ``rng``: the python, numpy and torch (CPU and CUDA) generator states;
 - ``extra``: what the Lightning side adds (the mixed-precision grad scaler);
@@ -157,6 +157,31 @@ def object_state(obj: Any, skip: Iterable[str] = ()) -> dict[str, Any]:
             if name not in left_out and restorable(value)}
 
 
+def changed_state(obj: Any, initial: dict[str, Any]) -> dict[str, Any]:
+    """:func:`object_state` without the attributes that still hold the value they had when the run was
+    built (``initial``, an earlier :func:`object_state`): what an op or trace was configured with
+    stays as the resumed run configures it (e.g. a new ``patience``); what training changed is kept."""
+    state = object_state(obj)
+    if "__own__" in state:
+        return state
+    return {name: value for name, value in state.items() if name not in initial or not same(value, initial[name])}
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality of encoded values (tensors compared element-wise, exactly)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(torch.equal(a, b)))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
 def load_object_state(obj: Any, state: dict[str, Any]) -> None:
     """Put a state from :func:`object_state` back into ``obj``."""
     if "__own__" in state:
@@ -241,7 +266,8 @@ def _short(value: Any) -> str:
 # ----- capturing and applying -----------------------------------------------------------------------------------
 @dataclass
 class Position:
-    """How far training got: ``epochs_done`` whole epochs (eval included), then ``batches_done`` batches."""
+    """How far training got: ``epochs_done`` whole epochs (eval included), then ``batches_done`` batches;
+    ``finished``: a trace stopped training (e.g. EarlyStopping), so nothing is left to do."""
 
     epochs_done: int
     batches_done: int = 0
@@ -257,44 +283,62 @@ def optimizers_of(network: Any) -> dict[str, torch.optim.Optimizer]:
     return found
 
 
+def stateful_objects(network: Any, pipeline: Any, traces: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The run's traces and ops (each value of a Scheduler), in a stable order."""
+    return ([t for item in traces for t in all_values(item)],
+            [op for item in [*network.ops, *pipeline.ops] for op in all_values(item) if op is not None])
+
+
+def initial_states(network: Any, pipeline: Any, traces: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """The traces' and ops' states as built, before any run (see :func:`changed_state`)."""
+    trace_objects, ops = stateful_objects(network, pipeline, traces)
+    return {"traces": [object_state(t) for t in trace_objects], "ops": [object_state(op) for op in ops]}
+
+
 def capture(system: Any, network: Any, pipeline: Any, traces: list[Any], position: Position,
-            extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A restore point of the run as it is now (between two steps)."""
+            initial: dict[str, list[dict[str, Any]]], extra: dict[str, Any] | None = None,
+            weights: bool = True) -> dict[str, Any]:
+    """A restore point of the run as it is now (between two steps). ``initial``: from
+    :func:`initial_states`; ``weights``: include models and optimizers (Lightning's own checkpoints
+    hold them already)."""
     summary = system.summary
+    trace_objects, ops = stateful_objects(network, pipeline, traces)
     return {
         "format": FORMAT,
         "fingerprint": fingerprint(pipeline, network, traces),
         "position": {"epochs_done": position.epochs_done, "batches_done": position.batches_done,
                      "finished": position.finished},
-        "models": {model.model_name: model.state_dict() for model in network.models},
-        "optimizers": {name: optimizer.state_dict() for name, optimizer in optimizers_of(network).items()},
+        "models": {model.model_name: model.state_dict() for model in network.models} if weights else {},
+        "optimizers": ({name: optimizer.state_dict() for name, optimizer in optimizers_of(network).items()}
+                       if weights else {}),
         "system": {"epoch_idx": system.epoch_idx, "batch_idx": system.batch_idx, "global_step": system.global_step,
                    "seed": system.seed, "experiment_time": system.experiment_time,
                    "summary_name": summary.name,
-                   "history": {mode: {key: dict(values) for key, values in keys.items()}
-                               for mode, keys in summary.history.items()}},
-        "traces": [object_state(t) for item in traces for t in all_values(item)],
-        "ops": [object_state(op) for item in [*network.ops, *pipeline.ops] for op in all_values(item) if op is not None],
+                   "history": encode({mode: {key: dict(values) for key, values in keys.items()}
+                                      for mode, keys in summary.history.items()})},
+        "traces": [changed_state(t, first) for t, first in zip(trace_objects, initial["traces"])],
+        "ops": [changed_state(op, first) for op, first in zip(ops, initial["ops"])],
         "rng": rng_state(),
         "extra": extra or {},
     }
 
 
 def apply_run_state(point: dict[str, Any], system: Any, network: Any, pipeline: Any) -> Position:
-    """Load models, optimizers, op states, counters and the Summary history; returns the position."""
-    for model in network.models:
-        model.load_state_dict(point["models"][model.model_name])
-    for name, optimizer in optimizers_of(network).items():
-        optimizer.load_state_dict(point["optimizers"][name])
-    ops = [op for item in [*network.ops, *pipeline.ops] for op in all_values(item) if op is not None]
-    for op, state in zip(ops, point["ops"]):
+    """Load models and optimizers (when the point has them), op states, counters and the Summary
+    history; returns the position."""
+    if point["models"]:
+        for model in network.models:
+            model.load_state_dict(point["models"][model.model_name])
+        for name, optimizer in optimizers_of(network).items():
+            optimizer.load_state_dict(point["optimizers"][name])
+    for op, state in zip(stateful_objects(network, pipeline, [])[1], point["ops"]):
         load_object_state(op, state)
     saved = point["system"]
     system.epoch_idx, system.batch_idx, system.global_step = saved["epoch_idx"], saved["batch_idx"], saved["global_step"]
     system.seed, system.experiment_time = saved["seed"], saved["experiment_time"]
     if system.summary.name is None:
         system.summary.name = saved["summary_name"]
-    for mode, keys in saved["history"].items():
+    for mode, keys in decode(saved["history"]).items():
         for key, values in keys.items():
             system.summary.history[mode][key].update(values)
     return Position(**point["position"])
