@@ -8,6 +8,7 @@ import os
 import random
 import warnings
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -145,7 +146,7 @@ class Estimator:
         self.traces = self._prepare_traces()
         self.system.traces = self.traces
         self._wizard = self._restore_wizard()
-        self._initial_states = initial_states(network, pipeline, self.traces) if self._wizard is not None else None
+        self._initial_states: dict[str, Any] = {}  # the traces' and ops' states when a run starts
         self._sorted: dict[tuple[str, int, str], list[Trace]] = {}
 
     # ----- traces ----------------------------------------------------------------------------------------------
@@ -180,9 +181,10 @@ class Estimator:
         return output_keys
 
     def _run_spec(self) -> Any:
-        """What the Lightning runner needs to know of this Estimator."""
+        """What the Lightning runner needs to know of this Estimator (built when a run starts)."""
         from fastest.lightning.runner import RunSpec
 
+        self._initial_states = initial_states(self.network, self.pipeline, self.traces)
         precision = self.trainer_args["precision"]
         if precision is None and any(m.fe_build.mixed_precision for m in self.network.models):
             precision = "16-mixed" if torch.cuda.is_available() else "bf16-mixed"
@@ -192,6 +194,7 @@ class Estimator:
             eval_steps_per_epoch=self.eval_steps_per_epoch, trainer_args={**self.trainer_args, "precision": precision},
             gradient_clip=self.gradient_clip, progress_bar=self.progress_bar,
             checkpoint=self._checkpoint if self._wizard is not None else None,
+            initial_states=self._initial_states,
         )
 
     def fit(self, summary: str | None = None, warmup: bool = True) -> Summary | None:
@@ -233,7 +236,7 @@ class Estimator:
             if position.batches_done:  # the loop continues the epoch the restore point stopped in
                 self.system.epoch_idx -= 1
             self.system.write(f"fastest-RestoreWizard: resuming from {where}")
-            run.resume(position, lambda: apply_trace_states(point, self.traces), point["rng"])
+            run.resume(position, partial(apply_trace_states, point, self.traces), point["rng"])
         run.fit(output_keys)
         return self.system.summary if summary else None
 
@@ -264,7 +267,6 @@ class Estimator:
         wizard = self._wizard
         if wizard is None or not wizard.due(final):
             return
-        assert self._initial_states is not None
         wizard.write(capture(self.system, self.network, self.pipeline, self.traces, position, self._initial_states),
                      position)
 

@@ -237,9 +237,38 @@ def test_restore_points_hold_the_state_of_traces_and_ops(tmp_path: Path) -> None
     estimator = _toy_estimator(tmp_path / "restore", traces=[logger], frequency="3 steps")
     estimator.fit()
     point = RestoreStore(str(tmp_path / "restore")).load()
-    assert point["position"] == {"epochs_done": 2, "batches_done": 0, "finished": True}
+    assert point["position"] == {"epochs_done": 2, "batches_done": 0, "finished": False}  # all epochs ran
     assert point["system"]["global_step"] == 8 and set(point["system"]["history"]) == {"train", "eval"}
     assert set(point["models"]) == {"net"} and set(point["optimizers"]) == {"net:0"}
     states = {type(t).__name__: s for t, s in zip(estimator.traces, point["traces"])}
     assert len(states["CSVLogger"]["rows"]) == len(logger.rows)
     assert set(point["rng"]) >= {"python", "numpy", "torch"}
+
+
+def _spawned(directory: Path, epochs: int, stop_at: int = 10**9) -> fe.Estimator:
+    fe.enable_deterministic(2)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 4)).astype(np.float32)
+    data = NumpyDataset({"x": x, "y": (x[:, 0] > 0).astype(np.int64)})
+    model = fe.build(TinyNet, "adam", model_name="net")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    pipeline = fe.Pipeline(train_data=data, eval_data=data, batch_size=16, num_process=0)
+    return fe.Estimator(pipeline, network, epochs=epochs, log_steps=None, accelerator="cpu", devices=2,
+                        strategy="ddp_spawn", progress_bar=False,
+                        traces=[StopAt(stop_at), RestoreWizard(str(directory), frequency="3 steps")])
+
+
+def test_under_ddp_spawn_rank_0_writes_and_every_rank_resumes_its_shard(tmp_path: Path) -> None:
+    straight = _spawned(tmp_path / "a", epochs=2)
+    straight.fit()
+    stopped = _spawned(tmp_path / "b", epochs=2, stop_at=7)  # 4 steps per epoch per process: mid-epoch 2
+    with pytest.raises(Exception, match="Killed|StopAt"):
+        stopped.fit()
+    assert RestoreStore(str(tmp_path / "b")).load()["position"] == {"epochs_done": 1, "batches_done": 2,
+                                                                     "finished": False}
+    resumed = _spawned(tmp_path / "b", epochs=2)
+    resumed.fit()
+    assert resumed.system.global_step == straight.system.global_step == 8
+    for a, b in zip(straight.network.models[0].parameters(), resumed.network.models[0].parameters()):
+        assert torch.equal(a, b)

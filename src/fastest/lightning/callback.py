@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import pickle
+from functools import partial
 from typing import Any
 
 import pytorch_lightning as pl
 
+from fastest.errors import FastestValueError
 from fastest.pipeline import DS_ID_KEY
 from fastest.trace.essential import to_number
 from fastest.trace.loop import Checkpoint, DsIdSource, EventLoop, TraceSource
+from fastest.trace.restore import (
+    Position,
+    apply_run_state,
+    apply_trace_states,
+    capture,
+    differences,
+    fingerprint,
+)
 from fastest.trace.system import System
 
 
@@ -25,16 +35,53 @@ class TraceBridge(pl.Callback):
         traces_for: ``(mode, epoch, ds_id) -> sorted traces`` active there.
         ds_ids: ``(mode, epoch) -> dataset ids`` in DataLoader order (index = ``dataloader_idx``).
         checkpoint: Called by the event loop between training steps (restore points).
+        pipeline: The run's Pipeline; with ``initial_states``, Lightning checkpoints (``ModelCheckpoint``,
+            ``trainer.fit(ckpt_path=...)``) keep and restore fastest's state (see :meth:`state_dict`).
+        initial_states: The traces' and ops' states when the run starts.
     """
 
     def __init__(self, system: System, traces_for: TraceSource, ds_ids: DsIdSource,
-                 checkpoint: Checkpoint | None = None) -> None:
+                 checkpoint: Checkpoint | None = None, pipeline: Any = None,
+                 initial_states: dict[str, Any] | None = None) -> None:
         self.system = system
+        self.pipeline = pipeline
+        self.initial_states = initial_states
         self.loop = EventLoop(system, traces_for, ds_ids, sync_stop=self._sync_stop, on_logs=self._to_loggers,
                               checkpoint=checkpoint)
         self._trainer: pl.Trainer | None = None
         self._skip_batch = False
         self.results_path: str | None = None  # set when training runs in spawned processes (ddp_spawn)
+
+    # ----- Lightning checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """fastest's part of a Lightning checkpoint: counters, Summary, trace and op states, the random
+        generators (Lightning keeps weights, optimizers and its own epoch). Checkpoints are taken at
+        epoch ends (``ModelCheckpoint``'s default); mid-epoch restore points are RestoreWizard's."""
+        if self.pipeline is None or self.initial_states is None:
+            return {}
+        mid_epoch = self.loop.train_open and self.system.batch_idx > 0
+        position = Position(self.system.epoch_idx - 1, self.system.batch_idx) if mid_epoch else \
+            Position(self.system.epoch_idx, 0)
+        return {"fastest": capture(self.system, self.system.network, self.pipeline, self.system.traces, position,
+                                   self.initial_states, weights=False)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        point = state_dict.get("fastest")
+        if point is None or self.pipeline is None:
+            return
+        network, traces = self.system.network, self.system.traces
+        changed = differences(point["fingerprint"], fingerprint(self.pipeline, network, traces))
+        if changed:
+            raise FastestValueError("fastest: this Lightning checkpoint was written by a run that differs from this "
+                                    "one: " + "; ".join(changed[:5]) + ". Undo the change to resume from it.")
+        if point["position"]["batches_done"]:
+            raise FastestValueError(
+                "fastest: this Lightning checkpoint was taken in the middle of an epoch (e.g. ModelCheckpoint("
+                "every_n_train_steps=...)); fastest resumes Lightning checkpoints taken at epoch ends. For "
+                "restore points between any two steps, add fastest.trace.io.RestoreWizard to the traces.")
+        apply_run_state(point, self.system, network, self.pipeline)
+        self.system.resumed_step = self.system.global_step
+        self.loop.resume(partial(apply_trace_states, point, traces), point["rng"], mid_epoch=False)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._trainer = trainer

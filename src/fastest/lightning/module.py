@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from fastest.errors import FastestValueError
 from fastest.lightning.threads import ThreadLimit
 from fastest.network import Network
+from fastest.schedule import all_values
 from fastest.trace.system import System
 
 
@@ -76,6 +77,19 @@ class LightningUpdater:
         optimizer.zero_grad(set_to_none=True)
 
 
+def _own_state(optimizer: torch.optim.Optimizer) -> None:
+    """Give this process its own copy of optimizer state that arrived in shared memory.
+
+    Under ``ddp_spawn`` every process unpickles the state the main process had (a resumed run's
+    Adam moments): torch passes CPU tensors to spawned processes in shared memory, so without a copy
+    every process would update the same moments in place, once each.
+    """
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.is_shared():
+                state[key] = value.clone()
+
+
 def average_gradients(model: nn.Module) -> None:
     """All-reduce (mean) a model's gradients across processes in one flat buffer.
 
@@ -116,6 +130,10 @@ class FastestModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         if isinstance(self.trainer.accelerator, CPUAccelerator):  # see fastest.lightning.threads
             self._threads.start(local_processes=max(self.trainer.world_size // self.trainer.num_nodes, 1))
+        for model in self.network.models:
+            for optimizer in all_values(model.optimizer):
+                if optimizer is not None:
+                    _own_state(optimizer)
 
     def teardown(self, stage: str) -> None:
         self._threads.stop()

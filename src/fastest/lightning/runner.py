@@ -89,6 +89,8 @@ class RunSpec:
         progress_bar: Show the progress bar (when stdout is a terminal).
         checkpoint: Called between training steps with the run's position (a RestoreWizard's restore
             points); None without one.
+        initial_states: The traces' and ops' states when the run starts (restore points keep what
+            changed since).
     """
 
     network: Network
@@ -102,6 +104,7 @@ class RunSpec:
     gradient_clip: float | None
     progress_bar: bool
     checkpoint: Checkpoint | None = None
+    initial_states: dict[str, Any] | None = None
 
 
 class LightningRun:
@@ -115,7 +118,8 @@ class LightningRun:
     def __init__(self, spec: RunSpec, own_trainer: bool = True) -> None:
         self.spec = spec
         self.datamodule = PipelineDataModule(spec.pipeline, spec.system, None, spec.train_steps_per_epoch)
-        self.bridge = TraceBridge(spec.system, spec.traces_for, self.datamodule.ds_ids, checkpoint=spec.checkpoint)
+        self.bridge = TraceBridge(spec.system, spec.traces_for, self.datamodule.ds_ids, checkpoint=spec.checkpoint,
+                                  pipeline=spec.pipeline, initial_states=spec.initial_states)
         self.module = FastestModule(spec.network, spec.system, spec.gradient_clip)
         self.callbacks: list[pl.Callback] = [self.bridge]
         if shows_bar(spec.progress_bar):

@@ -74,8 +74,10 @@ def _is_keyed(value: Any) -> bool:
 def encode(value: Any) -> Any:
     """``value`` as nested dicts, lists, tensors and plain values, which ``torch.load(weights_only=True)`` reads.
 
-    >>> encode({"best": np.float64(0.5), "seen": {1, 2}})["seen"]
-    {'__set__': [1, 2]}
+    >>> encode({"best": np.float64(0.5), "seen": {1, 2}})
+    {'__dict__': [['best', 0.5], ['seen', {'__set__': [1, 2]}]]}
+    >>> decode(encode({"best": np.float64(0.5), "seen": {1, 2}}))
+    {'best': 0.5, 'seen': {1, 2}}
     """
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().clone()
