@@ -24,7 +24,7 @@ from fastest.errors import FastestValueError
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.trace.io import CSVLogger, RestoreWizard
-from fastest.trace.restore import RestoreStore
+from fastest.trace.restore import RestoreStore, decode
 from fastest.trace.trace import Trace
 from tests.conftest import TinyNet, quiet_estimator
 
@@ -175,7 +175,7 @@ def test_a_kill_during_a_restore_point_write_leaves_the_previous_point(tmp_path:
     before = store.current()
     script = textwrap.dedent(f"""
         import os, torch
-        from fastest.trace.restore import RestoreStore
+        from fastest.trace.restore import RestoreStore, decode
         real_save = torch.save
         def torn(obj, handle, *args, **kwargs):
             handle.write(b"half a restore point")
@@ -238,7 +238,7 @@ def test_restore_points_hold_the_state_of_traces_and_ops(tmp_path: Path) -> None
     estimator.fit()
     point = RestoreStore(str(tmp_path / "restore")).load()
     assert point["position"] == {"epochs_done": 2, "batches_done": 0, "finished": False}  # all epochs ran
-    assert point["system"]["global_step"] == 8 and set(point["system"]["history"]) == {"train", "eval"}
+    assert point["system"]["global_step"] == 8 and set(decode(point["system"]["history"])) == {"train", "eval"}
     assert set(point["models"]) == {"net"} and set(point["optimizers"]) == {"net:0"}
     states = {type(t).__name__: s for t, s in zip(estimator.traces, point["traces"])}
     assert len(states["CSVLogger"]["rows"]) == len(logger.rows)

@@ -81,10 +81,10 @@ def encode(value: Any) -> Any:
     """
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().clone()
+    if isinstance(value, np.generic):  # before the plain types: np.float64 is a float
+        return value.item()
     if _is_plain(value):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
         return {"__ndarray__": torch.from_numpy(np.ascontiguousarray(value)).clone()}
     if isinstance(value, (set, frozenset)):
