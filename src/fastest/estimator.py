@@ -236,7 +236,7 @@ class Estimator:
             if position.batches_done:  # the loop continues the epoch the restore point stopped in
                 self.system.epoch_idx -= 1
             self.system.write(f"fastest-RestoreWizard: resuming from {where}")
-            run.resume(position, partial(apply_trace_states, point, self.traces), point["rng"])
+            run.resume(position, partial(apply_trace_states, point, self.traces), point["rng"], point["extra"])
         run.fit(output_keys)
         return self.system.summary if summary else None
 
@@ -267,8 +267,9 @@ class Estimator:
         wizard = self._wizard
         if wizard is None or not wizard.due(final):
             return
-        wizard.write(capture(self.system, self.network, self.pipeline, self.traces, position, self._initial_states),
-                     position)
+        extra = self.system.extra_state() if self.system.extra_state is not None else None
+        wizard.write(capture(self.system, self.network, self.pipeline, self.traces, position, self._initial_states,
+                             extra=extra), position)
 
     def to_lightning(self, warmup: bool = True) -> Any:
         """The generated LightningModule, DataModule and trace callback, for your own ``pl.Trainer``.

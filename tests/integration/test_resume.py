@@ -82,9 +82,15 @@ def assert_identical(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert a["history"] == b["history"]
 
 
-def test_killed_three_times_at_random_moments_the_run_ends_bit_identical(tmp_path: Path) -> None:
-    baseline = tmp_path / "baseline"
-    run_with_kills(baseline, [], random.Random(0))
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """resume_run.py run once without interruption (shared by the tests that compare with it)."""
+    folder = tmp_path_factory.mktemp("baseline")
+    run_with_kills(folder, [], random.Random(0))
+    return folder
+
+
+def test_killed_three_times_at_random_moments_the_run_ends_bit_identical(tmp_path: Path, baseline: Path) -> None:
     rng = random.Random()
     # 15 steps per epoch, 60 in all: one kill in each of three different epochs, at a random step
     kills = sorted(rng.sample(range(3, 16), 1) + rng.sample(range(17, 31), 1) + rng.sample(range(32, 56), 1))
@@ -209,9 +215,7 @@ def test_resume_in_this_process_equals_the_uninterrupted_run(tmp_path: Path, fre
 
 @pytest.mark.parametrize("signum,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_writes_a_restore_point_and_the_rerun_ends_bit_identical(signum: int, status: int,
-                                                                          tmp_path: Path) -> None:
-    baseline = tmp_path / "baseline"
-    run_with_kills(baseline, [], random.Random(0))
+                                                                          tmp_path: Path, baseline: Path) -> None:
     out = tmp_path / "signalled"
     out.mkdir()
     process = start(out, "1000 steps", pause_at=20)  # stdout and stderr together

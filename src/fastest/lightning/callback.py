@@ -63,7 +63,7 @@ class TraceBridge(pl.Callback):
         position = Position(self.system.epoch_idx - 1, self.system.batch_idx) if mid_epoch else \
             Position(self.system.epoch_idx, 0)
         return {"fastest": capture(self.system, self.system.network, self.pipeline, self.system.traces, position,
-                                   self.initial_states, weights=False)}
+                                   self.initial_states, weights=False)}  # Lightning keeps the grad scaler
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         point = state_dict.get("fastest")
@@ -87,6 +87,13 @@ class TraceBridge(pl.Callback):
         self._trainer = trainer
         self.system.global_rank = trainer.global_rank
         self.system.world_size = trainer.world_size
+        self.system.extra_state = self.lightning_state
+
+    def lightning_state(self) -> dict[str, Any]:
+        """What restore points need of Lightning: the mixed-precision grad scaler's state."""
+        trainer = self._trainer
+        precision = trainer.precision_plugin.state_dict() if trainer is not None else {}
+        return {"precision": precision} if precision else {}
 
     def _sync_stop(self, stop: bool) -> bool:
         """``stop_training`` set by a trace in any process stops every process."""

@@ -136,10 +136,13 @@ class LightningRun:
                   if k not in ("logger", "enable_checkpointing", "enable_model_summary", "enable_progress_bar")}
         return LightningParts(self.module, self.datamodule, list(self.callbacks), kwargs)
 
-    def resume(self, position: Position, load_traces: Callable[[], None], rng: dict[str, Any]) -> None:
+    def resume(self, position: Position, load_traces: Callable[[], None], rng: dict[str, Any],
+               extra: dict[str, Any] | None = None) -> None:
         """Go on from a restore point: fewer epochs left, the data from where it stopped, the traces'
-        states after their ``on_begin``, the random generators when training goes on."""
+        states after their ``on_begin``, the random generators when training goes on, the grad scaler."""
         self.trainer.fit_loop.max_epochs = self.spec.epochs - position.epochs_done
+        if extra and extra.get("precision"):
+            self.trainer.precision_plugin.load_state_dict(extra["precision"])
         self.datamodule.resume(position.epochs_done, position.batches_done)
         self.bridge.loop.resume(load_traces, rng, mid_epoch=position.batches_done > 0)
 

@@ -63,6 +63,7 @@ class System:
         self.world_size = 1
         self.seed = 0
         self.write: Callable[[str], None] = print_line
+        self.extra_state: Callable[[], dict[str, Any]] | None = None  # the Lightning side's part of restore points
         self.reset()
 
     def reset(self, summary_name: str | None = None) -> None:
