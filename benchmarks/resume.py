@@ -3,9 +3,10 @@
 1. Kills: ``tests/integration/resume_run.py`` (4 epochs of digits with shuffling, random augmentation,
    a scheduled op, dropout, an LR schedule, EarlyStopping, BestModelSaver and a RestoreWizard every
    5 steps) runs once without interruption, then again SIGKILLed ``--kills`` times, each time a
-   random moment after a random training step, and started again until it finishes. Some kills are
-   aimed at the restore-point writes (a few milliseconds after a step whose point is written); a
-   kill that leaves a half-written folder is counted. Prints the largest difference of the final
+   random moment after a random training step, and started again until it finishes. Restore points
+   are written in two halves 50 ms apart (``RESUME_RUN_SLOW_WRITES``) and some kills are aimed at
+   them (0-60 ms after a step whose point is written); a kill that leaves a half-written folder is
+   counted. Prints the largest difference of the final
    weights and optimizer state from the uninterrupted run (0.0 = bit-identical) and whether the
    Summary histories are equal.
 2. Size and write time of a ResNet9 restore point (weights, Adam state, everything else), from
@@ -36,14 +37,15 @@ STEPS = 60  # 4 epochs of 15 steps
 
 def run(out: Path, kill_after: int | None, rng: random.Random, aim_at_write: bool) -> tuple[int, bool]:
     """One attempt; returns (its exit code, whether a kill left a torn restore-point folder)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "RESUME_RUN_SLOW_WRITES": "1"}
     process = subprocess.Popen([sys.executable, str(SCRIPT), str(out), str(out / "restore")], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env=env)
     assert process.stdout is not None
     for line in process.stdout:
         match = re.match(r"fastest-Train: step: (\d+);", line)
         if kill_after is not None and match and int(match.group(1)) >= kill_after:
-            time.sleep(rng.uniform(0.0, 0.004) if aim_at_write else rng.uniform(0.0, 0.08))
+            time.sleep(rng.uniform(0.0, 0.06) if aim_at_write else rng.uniform(0.0, 0.08))
             process.send_signal(signal.SIGKILL)
             break
     process.wait()
@@ -121,7 +123,8 @@ def resnet9_point(quick: bool) -> None:
                                  traces=[RestoreWizard(folder, frequency="1 steps")])
         estimator.system.write = lambda line: writes.append(line)
         estimator.fit()
-        size = os.path.getsize(os.path.join(folder, open(os.path.join(folder, "key.txt")).read(), "state.pt"))
+        key = Path(folder, "key.txt").read_text().strip()
+        size = os.path.getsize(os.path.join(folder, key, "state.pt"))
     seconds = [float(re.search(r"in ([0-9.]+) s$", line).group(1)) for line in writes if "RestoreWizard" in line]
     params = sum(p.numel() for p in model.parameters())
     print(f"ResNet9 restore point: {size / 2**20:.1f} MiB ({params / 1e6:.2f} M parameters: weights "

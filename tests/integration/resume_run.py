@@ -7,7 +7,8 @@ RestoreWizard.
 writes OUT_DIR/final.pt (weights, optimizer state, the Summary history without clock readings).
 Run it again with the same folders after a kill and it goes on from the last restore point.
 With RESUME_RUN_PAUSE_AT=N in the environment it prints "ready" at step N and pauses there for two
-seconds (a test sends a signal then).
+seconds (a test sends a signal then); with RESUME_RUN_SLOW_WRITES=1 every restore point is written
+in two halves 50 ms apart, so that a kill aimed at a write lands inside it (benchmarks/resume.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,29 @@ def main(out_dir: str, restore_dir: str, frequency: str = "5 steps") -> None:
             if self.system.global_step == self.step:
                 print("ready", flush=True)
                 time.sleep(2)
+
+    if os.environ.get("RESUME_RUN_SLOW_WRITES"):
+        import io
+
+        import fastest.trace.restore as restore
+
+        real_save = torch.save
+
+        class SlowTorch:  # restore.torch with a torch.save that pauses half-way through the file
+            def __getattr__(self, name: str) -> object:
+                return getattr(torch, name)
+
+            @staticmethod
+            def save(obj: object, handle: io.BufferedWriter) -> None:
+                buffer = io.BytesIO()
+                real_save(obj, buffer)
+                data = buffer.getvalue()
+                handle.write(data[: len(data) // 2])
+                handle.flush()
+                time.sleep(0.05)
+                handle.write(data[len(data) // 2:])
+
+        restore.torch = SlowTorch()  # type: ignore[assignment]
 
     fe.enable_deterministic(3)
     digits = load_digits()

@@ -314,6 +314,10 @@ class RestoreWizard(Trace):
         """The latest complete restore point, or None when the folder holds none."""
         return self.store.load()
 
+    def should_restore(self) -> bool:
+        """True when ``fit`` will go on from a restore point (FastEstimator's name)."""
+        return self.store.current() is not None
+
     def on_batch_end(self, data: Data) -> None:
         if self.every_steps and self.system.global_step % self.every_steps == 0:
             self.pending = True
