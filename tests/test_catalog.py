@@ -37,7 +37,7 @@ from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.schedule import EpochScheduler
 from fastest.slicer import AxisSlicer
 from fastest.trace.adapt import EarlyStopping, LRScheduler, ReduceLROnPlateau
-from fastest.trace.io import BestModelSaver, CSVLogger, ModelSaver
+from fastest.trace.io import BestModelSaver, CSVLogger, ModelSaver, RestoreWizard
 from fastest.trace.metric import Accuracy
 from fastest.trace.tensorboard import TensorBoard
 from fastest.trace.trace import Trace
@@ -606,6 +606,12 @@ def save_dir_without_permission(env: Env) -> None:
     locked.mkdir(mode=0o500)
     model = env.model()
     env.fit(network=env.network(model), traces=[ModelSaver(model=model, save_dir=str(locked / "m"))])
+
+
+@case("files", FastestValueError, r"RestoreWizard directory", r"is a file")
+def restore_folder_is_a_file(env: Env) -> None:
+    (env.tmp / "restore").write_text("in the way")
+    env.fit(traces=[RestoreWizard(str(env.tmp / "restore"), frequency="1 steps")])
 
 
 @case("files", FastestValueError, r"ImageSaver save_dir", r"is a file")

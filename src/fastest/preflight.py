@@ -80,7 +80,8 @@ def walk_keys(ops: Iterable[Any], keys: Iterable[str], kind: str = "op", where: 
 
 
 def check_save_targets(traces: list[Any]) -> None:
-    """Every folder (``save_dir``, ``log_dir``) and file (``filename``) a trace will write can be written.
+    """Every folder (``save_dir``, ``log_dir``, ``directory``) and file (``filename``) a trace will write can be
+    written.
 
     Checked before the first step without creating anything: a file where a folder must go, a folder
     where a file must go, or a place without write permission fails now, not after training.
@@ -99,7 +100,7 @@ def check_save_targets(traces: list[Any]) -> None:
     for item in traces:
         for trace in all_values(item):
             owner = type(trace).__name__
-            for name in ("save_dir", "log_dir"):
+            for name in ("save_dir", "log_dir", "directory"):
                 folder = getattr(trace, name, None)
                 if isinstance(folder, str):
                     _check_writable(folder, f"{owner} {name}", is_file=False)
