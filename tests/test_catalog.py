@@ -70,10 +70,7 @@ class Env:
 
     def network(self, model: Any = None, ops: list[Any] | None = None, **kwargs: Any) -> fe.Network:
         model = model if model is not None else self.model()
-        ops = ops if ops is not None else [ModelOp(model=model, inputs="x", outputs="y_pred"),
-                                           CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
-                                           UpdateOp(model=model, loss_name="ce")]
-        return fe.Network(ops, **kwargs)
+        return fe.Network(ops if ops is not None else classifier_ops(model), **kwargs)
 
     def pipeline(self, train: Any = None, eval: Any = "default", **kwargs: Any) -> fe.Pipeline:
         kwargs.setdefault("batch_size", 16)
@@ -113,6 +110,12 @@ def case(kind: str, error: type[BaseException], *says: str, before_step: bool | 
     return register
 
 
+def classifier_ops(model: Any, x: str = "x", pred: str = "y_pred", loss_name: str = "ce") -> list[Any]:
+    """ModelOp → CrossEntropy → UpdateOp, with keys a case may misspell."""
+    return [ModelOp(model=model, inputs=x, outputs="y_pred"), CrossEntropy(inputs=(pred, "y"), outputs="ce"),
+            UpdateOp(model=model, loss_name=loss_name)]
+
+
 class Failing(Dataset):
     """64 samples like the toy data; reading sample ``bad`` raises."""
 
@@ -139,25 +142,19 @@ class Failing(Dataset):
 @case("keys", FastestKeyError, r"^ModelOp \(network op\) reads key 'xx'", "mode 'train'", "Did you mean 'x'")
 def model_input_typo(env: Env) -> None:
     model = env.model()
-    env.fit(network=env.network(model, [ModelOp(model=model, inputs="xx", outputs="y_pred"),
-                                        CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
-                                        UpdateOp(model=model, loss_name="ce")]))
+    env.fit(network=env.network(model, classifier_ops(model, x="xx")))
 
 
 @case("keys", FastestKeyError, r"^CrossEntropy \(network op\) reads key 'y_prd'", "Did you mean 'y_pred'")
 def loss_input_typo(env: Env) -> None:
     model = env.model()
-    env.fit(network=env.network(model, [ModelOp(model=model, inputs="x", outputs="y_pred"),
-                                        CrossEntropy(inputs=("y_prd", "y"), outputs="ce"),
-                                        UpdateOp(model=model, loss_name="ce")]))
+    env.fit(network=env.network(model, classifier_ops(model, pred="y_prd")))
 
 
 @case("keys", FastestKeyError, r"^UpdateOp \(network op\) reads key 'cee'", "Did you mean 'ce'")
 def update_loss_typo(env: Env) -> None:
     model = env.model()
-    env.fit(network=env.network(model, [ModelOp(model=model, inputs="x", outputs="y_pred"),
-                                        CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
-                                        UpdateOp(model=model, loss_name="cee")]))
+    env.fit(network=env.network(model, classifier_ops(model, loss_name="cee")))
 
 
 @case("keys", FastestKeyError, r"^LambdaOp \(pipeline op\) reads key 'xz'", "mode 'train'", "Did you mean 'x'")

@@ -27,8 +27,7 @@ from fastest.trace.restore import (
     apply_run_state,
     apply_trace_states,
     capture,
-    differences,
-    fingerprint,
+    check_fits,
     initial_states,
 )
 from fastest.trace.system import System
@@ -215,8 +214,10 @@ class Estimator:
         self.system.reset(summary)
         wizard = self._wizard
         point = wizard.read() if wizard is not None else None
-        if wizard is not None and point is not None:
-            self._check_restore_point(wizard, point)
+        if wizard is not None and point is not None:  # a changed run is refused before any step
+            check_fits(point, self.pipeline, self.network, self.traces, f"RestoreWizard: the restore point in "
+                       f"{wizard.directory}", "Undo the change to resume, or give RestoreWizard another folder (or "
+                       "delete this one) to start from scratch.")
         modes = tuple(m for m in ("train", "eval") if m in self.pipeline.get_modes())
         run = LightningRun(self._run_spec())  # builds the Trainer first: bad Lightning arguments fail here
         if not self.network.get_loss_keys():
@@ -226,7 +227,6 @@ class Estimator:
         output_keys = self._preflight(modes, warmup)
         if wizard is not None and point is not None:
             position = apply_run_state(point, self.system, self.network, self.pipeline)
-            self.system.resumed_step = self.system.global_step
             where = f"{wizard.store.current()} (step {self.system.global_step}, epoch {self.system.epoch_idx})"
             if position.finished or position.epochs_done >= self.epochs:
                 why = "a trace stopped it" if position.finished else f"all {self.epochs} epochs are done"
@@ -250,17 +250,6 @@ class Estimator:
                          for item in self.traces):
             raise FastestValueError("Estimator: a RestoreWizard cannot be scheduled; give it directly in traces.")
         return found[0] if found else None
-
-    def _check_restore_point(self, wizard: Any, point: dict[str, Any]) -> None:
-        """A restore point written by another configuration is refused before any step, naming the change."""
-        changed = differences(point["fingerprint"], fingerprint(self.pipeline, self.network, self.traces))
-        if changed:
-            listed = "\n  ".join(changed[:10]) + ("\n  ..." if len(changed) > 10 else "")
-            raise FastestValueError(
-                f"RestoreWizard: the restore point in {wizard.directory} was written by a run that differs from "
-                f"this one:\n  {listed}\nUndo the change to resume, or give RestoreWizard another folder (or delete "
-                "this one) to start from scratch."
-            )
 
     def _checkpoint(self, position: Position, final: bool) -> None:
         """Between two training steps: write a restore point when the RestoreWizard asks for one."""

@@ -21,12 +21,11 @@ import torch
 import fastest as fe
 from fastest.dataset import NumpyDataset
 from fastest.errors import FastestValueError
-from fastest.op.tensorop.loss import CrossEntropy
-from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.trace.io import CSVLogger, RestoreWizard
 from fastest.trace.restore import RestoreStore, decode
 from fastest.trace.trace import Trace
 from tests.conftest import TinyNet, quiet_estimator
+from tests.test_estimator import classifier
 
 pytestmark = pytest.mark.timeout(600)
 SCRIPT = str(Path(__file__).with_name("resume_run.py"))
@@ -119,8 +118,7 @@ def _toy_estimator(directory: Path, epochs: int = 2, traces: list[Any] = (), **k
     x = rng.normal(size=(64, 4)).astype(np.float32)
     data = NumpyDataset({"x": x, "y": (x[:, 0] > 0).astype(np.int64)})
     model = fe.build(kwargs.pop("model_fn", TinyNet), "adam", model_name="net")
-    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
-                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    network = classifier(model)
     pipeline = fe.Pipeline(train_data=data, eval_data=data, batch_size=kwargs.pop("batch_size", 16), num_process=0)
     return quiet_estimator(pipeline, network, epochs=epochs,
                            traces=[*traces, RestoreWizard(str(directory), frequency=kwargs.pop("frequency", 1))],
@@ -255,8 +253,7 @@ def _spawned(directory: Path, epochs: int, stop_at: int = 10**9) -> fe.Estimator
     x = rng.normal(size=(128, 4)).astype(np.float32)
     data = NumpyDataset({"x": x, "y": (x[:, 0] > 0).astype(np.int64)})
     model = fe.build(TinyNet, "adam", model_name="net")
-    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
-                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    network = classifier(model)
     pipeline = fe.Pipeline(train_data=data, eval_data=data, batch_size=16, num_process=0)
     return fe.Estimator(pipeline, network, epochs=epochs, log_steps=None, accelerator="cpu", devices=2,
                         strategy="ddp_spawn", progress_bar=False,

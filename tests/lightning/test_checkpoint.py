@@ -16,11 +16,10 @@ from torch import nn
 import fastest as fe
 from fastest.dataset import NumpyDataset
 from fastest.errors import FastestValueError
-from fastest.op.tensorop.loss import CrossEntropy
-from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.trace.adapt import EarlyStopping
 from fastest.trace.metric import Accuracy
 from tests.conftest import quiet_estimator
+from tests.test_estimator import classifier
 
 TIMING = ("steps/sec", "epoch_time(sec)", "total_time(sec)")
 
@@ -35,8 +34,7 @@ def estimator(epochs: int = 4, batch_size: int = 16) -> fe.Estimator:
     x = rng.normal(size=(96, 4)).astype(np.float32)
     data = NumpyDataset({"x": x, "y": (x[:, 0] > 0).astype(np.int64)})
     model = fe.build(dropout_net, "adam", model_name="net")
-    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
-                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    network = classifier(model)
     pipeline = fe.Pipeline(train_data=data, eval_data=data, batch_size=batch_size, num_process=0)
     traces = [Accuracy(true_key="y", pred_key="y_pred"), EarlyStopping(monitor="ce", patience=10)]
     return quiet_estimator(pipeline, network, epochs=epochs, traces=traces, log_steps=2)
@@ -79,5 +77,5 @@ def test_a_lightning_checkpoint_of_another_run_is_refused(tmp_path: Path) -> Non
     fit(estimator(), tmp_path, callbacks=[ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last=True)],
         max_epochs=1)
     other = estimator(batch_size=8)
-    with pytest.raises(FastestValueError, match=r"written by a run that differs from this one: batch_size"):
+    with pytest.raises(FastestValueError, match=r"Lightning checkpoint was written by a run that differs from this one:\n  batch_size"):
         fit(other, tmp_path, ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))

@@ -17,8 +17,7 @@ from fastest.trace.restore import (
     apply_run_state,
     apply_trace_states,
     capture,
-    differences,
-    fingerprint,
+    check_fits,
 )
 from fastest.trace.system import System
 
@@ -70,17 +69,14 @@ class TraceBridge(pl.Callback):
         if point is None or self.pipeline is None:
             return
         network, traces = self.system.network, self.system.traces
-        changed = differences(point["fingerprint"], fingerprint(self.pipeline, network, traces))
-        if changed:
-            raise FastestValueError("fastest: this Lightning checkpoint was written by a run that differs from this "
-                                    "one: " + "; ".join(changed[:5]) + ". Undo the change to resume from it.")
+        check_fits(point, self.pipeline, network, traces, "fastest: this Lightning checkpoint",
+                   "Undo the change to resume from it.")
         if point["position"]["batches_done"]:
             raise FastestValueError(
                 "fastest: this Lightning checkpoint was taken in the middle of an epoch (e.g. ModelCheckpoint("
                 "every_n_train_steps=...)); fastest resumes Lightning checkpoints taken at epoch ends. For "
                 "restore points between any two steps, add fastest.trace.io.RestoreWizard to the traces.")
         apply_run_state(point, self.system, network, self.pipeline)
-        self.system.resumed_step = self.system.global_step
         self.loop.resume(partial(apply_trace_states, point, traces), point["rng"], mid_epoch=False)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:

@@ -260,6 +260,14 @@ def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return found
 
 
+def check_fits(point: dict[str, Any], pipeline: Any, network: Any, traces: list[Any], source: str, fix: str) -> None:
+    """Refuse a restore point written by a run that differs from this one, listing the differences."""
+    changed = differences(point["fingerprint"], fingerprint(pipeline, network, traces))
+    if changed:
+        listed = "\n  ".join(changed[:10]) + ("\n  ..." if len(changed) > 10 else "")
+        raise FastestValueError(f"{source} was written by a run that differs from this one:\n  {listed}\n{fix}")
+
+
 def _short(value: Any) -> str:
     text = "absent" if value is None else repr(value)
     return text if len(text) <= 160 else text[:157] + "..."
@@ -326,8 +334,8 @@ def capture(system: Any, network: Any, pipeline: Any, traces: list[Any], positio
 
 
 def apply_run_state(point: dict[str, Any], system: Any, network: Any, pipeline: Any) -> Position:
-    """Load models and optimizers (when the point has them), op states, counters and the Summary
-    history; returns the position."""
+    """Load models and optimizers (when the point has them), op states, counters (``resumed_step`` too)
+    and the Summary history; returns the position."""
     if point["models"]:
         for model in network.models:
             model.load_state_dict(point["models"][model.model_name])
@@ -338,6 +346,7 @@ def apply_run_state(point: dict[str, Any], system: Any, network: Any, pipeline: 
     saved = point["system"]
     system.epoch_idx, system.batch_idx, system.global_step = saved["epoch_idx"], saved["batch_idx"], saved["global_step"]
     system.seed, system.experiment_time = saved["seed"], saved["experiment_time"]
+    system.resumed_step = system.global_step
     if system.summary.name is None:
         system.summary.name = saved["summary_name"]
     for mode, keys in decode(saved["history"]).items():
