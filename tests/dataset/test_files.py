@@ -55,19 +55,25 @@ def test_labeled_dir_dataset_labels_by_folder(tmp_path):
     touch(tmp_path, "dog/2.png", "dog/1.png", "cat/9.png", "cat/deep/8.png", "cat/readme.txt", "loose.png")
     root = str(tmp_path)
     ds = LabeledDirDataset(root, file_extension=".png")
-    assert ds.mapping == {"cat": 0, "dog": 1}
+    # every folder that holds files is a class (FE): the nested one too, and the root's own files are class ""
+    assert ds.mapping == {"": 0, "cat": 1, "cat/deep": 2, "dog": 3}
     assert [(s["x"], int(s["y"])) for s in ds] == [
-        (os.path.join(root, "cat/9.png"), 0), (os.path.join(root, "cat/deep/8.png"), 0),
-        (os.path.join(root, "dog/1.png"), 1), (os.path.join(root, "dog/2.png"), 1)]
+        (os.path.join(root, "loose.png"), 0), (os.path.join(root, "cat/9.png"), 1),
+        (os.path.join(root, "cat/deep/8.png"), 2), (os.path.join(root, "dog/1.png"), 3),
+        (os.path.join(root, "dog/2.png"), 3)]
+    (tmp_path / "loose.png").unlink()
+    (tmp_path / "cat" / "deep" / "8.png").unlink()
+    ds = LabeledDirDataset(root, file_extension=".png")
+    assert ds.mapping == {"cat": 0, "dog": 1}
     mapped = LabeledDirDataset(root, label_key="label", label_mapping={"dog": 0, "cat": 1, "bird": 2},
                                file_extension=".png")
-    assert [int(s["label"]) for s in mapped] == [1, 1, 0, 0]
+    assert [int(s["label"]) for s in mapped] == [1, 0, 0]
     summary = ds.summary()
     assert summary.class_key == "y" and summary.class_key_mapping == {"cat": 0, "dog": 1} and summary.num_classes == 2
     with pytest.raises(KeyError, match=r"lacks the class folder\(s\) \['dog'\]"):
         LabeledDirDataset(root, label_mapping={"cat": 0})
     part = ds.split(0.5, seed=0, stratify="y")
-    assert sorted(int(s["y"]) for s in part) == [0, 1] and part.mapping == ds.mapping
+    assert len(part) + len(ds) == 3 and part.mapping == ds.mapping
 
 
 def siamese_tree(root):

@@ -5,6 +5,7 @@ from fastest.dataset.compose import BatchDataset, CombinedDataset, InterleaveDat
 from fastest.dataset.dataset import DatasetSummary, FEDataset, KeySummary, NumpyDataset
 from fastest.dataset.files import CSVDataset, DirDataset, LabeledDirDataset, SiameseDirDataset
 from fastest.dataset.generator import GeneratorDataset
+from fastest.dataset.pickle_dataset import PickleDataset
 
 __all__ = [
     "BatchDataset",
@@ -18,6 +19,7 @@ __all__ = [
     "KeySummary",
     "LabeledDirDataset",
     "NumpyDataset",
+    "PickleDataset",
     "SiameseDirDataset",
 ]
 __getattr__ = lazy_submodules(__name__)

@@ -21,6 +21,7 @@ canonical URL, or ``$FASTEST_DATA_MIRROR/<data set>/<file name>`` when that vari
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import http.client
 import os
@@ -30,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -232,24 +233,28 @@ def fetch_all(remotes: Sequence[Remote], dataset: str, root_dir: str | os.PathLi
     return [fetch(remote, folder, dataset, **kwargs) for remote in remotes]  # type: ignore[arg-type]
 
 
-def unpack(archive: Path, destination: Path) -> Path:
+def unpack(archive: Path, destination: Path, member: str | None = None) -> Path:
     """Extract a ``.zip``, ``.tar``, ``.tar.gz``/``.tgz`` or ``.tar.bz2`` archive into ``destination``.
 
-    Nothing is extracted if ``destination`` already exists. The archive is first extracted into a
-    temporary sibling folder that is renamed when complete, so an interrupted extraction never looks
-    finished. Members with absolute paths or ``..`` that would land outside the folder, links that point
-    outside it, and device files are refused before anything is written.
+    With ``member``, only that folder of the archive is kept and it *becomes* ``destination`` (e.g. the
+    ``horse2zebra/`` folder of ``horse2zebra.zip``); without it, the archive's whole content ends up inside
+    ``destination``. Nothing is extracted if ``destination`` already exists. The archive is first
+    extracted into a temporary sibling folder that is renamed when complete, so an interrupted
+    extraction never looks finished. Members with absolute paths or ``..`` that would land outside the
+    folder, links that point outside it, and device files are refused before anything is written.
 
     Raises:
-        DownloadError: The archive holds an unsafe member (the message names it) or is not an archive.
+        DownloadError: The archive holds an unsafe member (the message names it), lacks ``member``, or is
+            not an archive.
     """
     if destination.exists():
         return destination
     with locked(destination):
         if destination.exists():
             return destination
+        for stale in destination.parent.glob(f".{destination.name}.partial-*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
         staging = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
             if zipfile.is_zipfile(archive):
@@ -258,10 +263,28 @@ def unpack(archive: Path, destination: Path) -> Path:
                 _untar(archive, staging)
             else:
                 raise DownloadError(f"{archive} is neither a zip nor a tar archive. Delete it and load again.")
-            os.replace(staging, destination)
+            if member is not None and not (staging / member).is_dir():
+                found = sorted(entry.name for entry in staging.iterdir())
+                raise DownloadError(f"{archive.name} has no folder {member!r} (it holds {found}). Delete {archive} "
+                                    f"and load again; if that fails again, the source serves a different archive.")
+            os.replace(staging / member if member is not None else staging, destination)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return destination
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
+    """Write a table a loader derives from the raw files, once: under a lock, through a temporary file
+    renamed into place, so no reader ever sees half of it. Nothing is written if ``path`` exists."""
+    with locked(path):
+        if not path.exists():
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(temporary, "w", newline="") as stream:
+                writer = csv.writer(stream)
+                writer.writerow(header)
+                writer.writerows(rows)
+            os.replace(temporary, path)
+    return path
 
 
 def _unsafe(name: str, archive: Path, why: str) -> DownloadError:
@@ -318,4 +341,4 @@ def _untar(archive: Path, into: Path) -> None:
             tarred.extractall(into, members=members)
 
 
-__all__ = ["DownloadError", "Remote", "data_folder", "fetch", "fetch_all", "file_digest", "source_url", "unpack"]
+__all__ = ["DownloadError", "Remote", "data_folder", "fetch", "fetch_all", "file_digest", "source_url", "unpack", "write_csv"]

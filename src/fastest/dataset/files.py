@@ -140,18 +140,20 @@ def _ending(file_extension: str | None) -> str:
 
 
 class LabeledDirDataset(NumpyDataset):
-    """Files in class folders, ``root_dir/<class>/.../file``, as samples ``{data_key: path, label_key: label}``.
+    """Files in class folders, ``root_dir/<class>/file``, as samples ``{data_key: path, label_key: label}``.
 
-    Each sub-folder of ``root_dir`` is a class; files in deeper folders belong to the class of their top
-    sub-folder, and files directly in ``root_dir`` are ignored. Classes map to ``0..n-1`` in sorted name
-    order unless ``label_mapping`` is given; ``mapping`` holds the mapping used. Samples are ordered by
-    class, then path, so seeded splits are reproducible.
+    Every folder that directly holds (matching) files is a class, named by its path relative to
+    ``root_dir`` with ``/`` separators: ``root_dir/Greek/alpha/1.png`` belongs to class ``"Greek/alpha"``
+    (Omniglot's layout), and files directly in ``root_dir`` to class ``""``, as in FastEstimator. Classes
+    map to ``0..n-1`` in sorted name order unless ``label_mapping`` is given; ``mapping`` holds the mapping
+    used. Samples are ordered by class, then path, so seeded splits are reproducible. Hidden files and
+    folders are skipped.
 
     Args:
-        root_dir: The folder holding one sub-folder per class.
+        root_dir: The folder holding the class folders.
         data_key: Key of the path in each sample.
         label_key: Key of the label in each sample.
-        label_mapping: ``{folder name: label}``; must cover every class folder.
+        label_mapping: ``{class folder: label}``; must cover every class folder.
         file_extension: Keep only files whose names end with this.
 
     >>> import tempfile
@@ -167,14 +169,17 @@ class LabeledDirDataset(NumpyDataset):
                  label_mapping: Mapping[str, Any] | None = None, file_extension: str | None = None) -> None:
         if not os.path.isdir(root_dir):
             raise FastestValueError(f"{type(self).__name__}: {root_dir!r} is not a directory.")
-        folders = sorted(entry.name for entry in os.scandir(root_dir) if entry.is_dir() and not entry.name.startswith("."))
-        files = {name: list_files(os.path.join(root_dir, name), file_extension) for name in folders}
-        files = {name: paths for name, paths in files.items() if paths}
+        root = os.path.normpath(root_dir)
+        files: dict[str, list[str]] = {}
+        for path in list_files(root, file_extension):
+            folder = os.path.relpath(os.path.dirname(path), root)
+            files.setdefault("" if folder == "." else folder.replace(os.sep, "/"), []).append(path)
         if not files:
             raise FastestValueError(
-                f"{type(self).__name__} found no class folders with files{_ending(file_extension)} in {root_dir!r}; "
-                "expected root_dir/<class>/<file>."
+                f"{type(self).__name__} found no files{_ending(file_extension)} in {root_dir!r}; expected "
+                "root_dir/<class>/<file>."
             )
+        files = dict(sorted(files.items()))
         self.mapping = dict(label_mapping) if label_mapping is not None else {name: i for i, name in enumerate(files)}
         missing = [name for name in files if name not in self.mapping]
         if missing:
@@ -200,12 +205,12 @@ class SiameseDirDataset(LabeledDirDataset):
     class (its fractions and indices count classes, in ``sorted(mapping)`` label order), as in FE.
 
     Args:
-        root_dir: The folder holding one sub-folder per class.
+        root_dir: The folder holding the class folders (every folder that holds files is a class).
         data_key_left: Key of the first file of the pair.
         data_key_right: Key of the second file.
         label_key: Key of the 1/0 label.
         percent_matching_data: Share of matching pairs.
-        label_mapping: ``{folder name: label}``; default sorted folder order.
+        label_mapping: ``{class folder: label}``; default sorted folder order.
         file_extension: Keep only files whose names end with this.
 
     >>> import tempfile

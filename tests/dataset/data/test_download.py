@@ -173,6 +173,32 @@ def test_two_processes_loading_at_once_download_once(toy):
     assert server.gets[path] == 1 and server.bytes_sent[path] == len(CONTENT)
 
 
+_TWO_LOADERS = """
+import dataclasses, sys
+from fastest.dataset.data import omniglot
+omniglot.REMOTES = {key: dataclasses.replace(remote, md5=sys.argv[i + 1])
+                    for i, (key, remote) in enumerate(omniglot.REMOTES.items())}
+train, evals = omniglot.load_data()
+print(len(train), len(evals), train.mapping == {name: i for i, name in enumerate(sorted(train.mapping))})
+"""
+
+
+def test_two_processes_loading_one_data_set_both_succeed_and_download_once(data_server):
+    from tests.dataset.data.test_image_folders import omniglot_zips
+
+    zips = omniglot_zips()
+    paths = [data_server.publish("Omniglot", name, content) for name, content in zips.items()]
+    data_server.delay = 0.5  # a slow server (one small chunk per file), so the two processes overlap
+    runs = [subprocess.Popen([sys.executable, "-c", _TWO_LOADERS, *map(md5, zips.values())], env=dict(os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["8 6 True"] * 2
+    assert [data_server.gets[path] for path in paths] == [1, 1]
+    folder = Path(os.environ[download.DATA_DIR_VARIABLE]) / "Omniglot"
+    assert not [p for p in folder.iterdir() if ".partial-" in p.name or p.name.endswith(".part")]
+
+
 # ----------------------------------------------------------------------------------------------- archives
 def make_tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None,
              hard_links: dict[str, str] | None = None) -> Path:
