@@ -181,7 +181,7 @@ def _stream(url: str, part: Path, timeout: float, progress: bool | None) -> None
             with open(part, mode) as out:
                 while True:
                     try:
-                        chunk = response.read(_CHUNK)
+                        chunk = response.read1(_CHUNK)  # what has arrived: a stall loses nothing
                     except (OSError, http.client.HTTPException) as error:
                         raise _Retryable(f"connection lost after {out.tell()} bytes ({error!r})") from error
                     if not chunk:

@@ -109,6 +109,16 @@ def test_503_twice_then_200_succeeds(toy, monkeypatch):
     assert server.gets[path] == 3 and waits == [0.5, 1.0]  # exponential backoff
 
 
+def test_a_silent_server_times_out_and_the_retry_resumes(data_server):
+    content = bytes(range(256)) * 32  # two 4,096-byte chunks; the server pauses after each
+    path = data_server.publish("Toy", "slow.bin", content)
+    data_server.delay = 1.0
+    fetched = fetch(Remote("https://example.invalid/slow.bin", md5=md5(content)), data_folder("Toy"), "Toy",
+                    timeout=0.3)
+    assert fetched.read_bytes() == content
+    assert data_server.requests[:2] == [(path, None), (path, "bytes=4096-")]
+
+
 def test_a_client_error_is_not_retried_and_names_the_url(toy):
     server, path, remote, folder = toy
     missing = Remote("https://example.invalid/files/other.bin")
