@@ -180,3 +180,49 @@ def test_datasets_that_draw_whole_batches():
     batches = list(pipeline.get_loader("eval"))
     assert len(batches) == 3 and batches[1]["x"].tolist() == [[10.0, 10.0], [-10.0, -10.0]]
     assert pipeline.produced_keys("eval") == {"x", "y"}
+
+
+class _Rebuilt(NumpyDataset):
+    """A subclass that builds its samples: it must be read sample by sample."""
+
+    def __getitem__(self, index):
+        sample = super().__getitem__(index)
+        return {**sample, "x": sample["x"] * 2}
+
+
+@pytest.mark.filterwarnings("ignore:Pipeline. dropping")
+@pytest.mark.parametrize("case", ["plain", "keep_keys", "long_epoch", "drop_last", "workers"])
+def test_batches_gathered_by_column_equal_stacked_samples(case, monkeypatch):
+    rng = np.random.default_rng(0)
+    data = NumpyDataset({"x": rng.normal(size=(37, 2, 3)).astype(np.float32), "y": np.arange(37),
+                         "w": rng.random(37)})
+    kwargs = dict(keep_keys={"output_keys": {"x", "y"}}, long_epoch={"steps_per_epoch": 7}).get(case, {})
+    ops = [Batch(batch_size=8, drop_last=True)] if case == "drop_last" else None
+    pipeline = fe.Pipeline(train_data=data, batch_size=8, ops=ops, num_process=2 if case == "workers" else 0)
+
+    def batches():
+        return [{k: v.clone() for k, v in b.items()} for b in pipeline.get_loader("train", 1, seed=3, **kwargs)]
+
+    calls = []
+    real_gather = NumpyDataset.gather
+    monkeypatch.setattr(NumpyDataset, "gather", lambda self, *args: calls.append(1) or real_gather(self, *args))
+    gathered = batches()
+    assert len(calls) == (0 if case == "workers" else len(gathered))  # (workers count in their own process)
+    monkeypatch.setattr(NumpyDataset, "gather", lambda self, indices, keys=None: None)  # per-sample stacking
+    stacked = batches()
+    assert len(gathered) == len(stacked) == {"long_epoch": 7, "drop_last": 4}.get(case, 5)
+    for a, b in zip(gathered, stacked):
+        assert a.keys() == b.keys() == ({"x", "y"} if case == "keep_keys" else {"x", "y", "w"})
+        for key in a:
+            assert a[key].dtype == b[key].dtype and torch.equal(a[key], b[key])
+
+
+def test_samples_are_read_one_by_one_when_the_dataset_cannot_gather():
+    data = {"x": np.arange(6, dtype=np.float32), "name": np.array(list("abcdef"), dtype=object)}
+    strings = fe.Pipeline(train_data=NumpyDataset(data), batch_size=3).get_results("train")
+    assert strings["name"] == ["a", "b", "c"] and strings["x"].tolist() == [0, 1, 2]
+    rebuilt = fe.Pipeline(train_data=_Rebuilt({"x": np.arange(6, dtype=np.float32)}), batch_size=3)
+    assert rebuilt.get_results("train")["x"].tolist() == [0, 2, 4]  # its __getitem__ ran
+    with_ops = fe.Pipeline(train_data=NumpyDataset({"x": np.ones((4, 2))}), batch_size=2,
+                           ops=[LambdaOp(fn=lambda x: x + 1, inputs="x", outputs="x")])
+    assert with_ops.get_results("train")["x"].tolist() == [[2, 2], [2, 2]]

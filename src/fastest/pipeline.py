@@ -38,6 +38,15 @@ class Filtered:
         self.replacement = replacement
 
 
+class Gathered:
+    """A batch a dataset stacked itself (:meth:`NumpyDataset.gather`): the Collator skips stacking."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.columns = columns
+
+
 class OpDataset(Dataset):
     """A dataset whose samples went through the per-sample ops (and lost the unneeded keys).
 
@@ -54,7 +63,7 @@ class OpDataset(Dataset):
     """
 
     def __init__(self, dataset: Dataset, ops: list[NumpyOp], mode: str, ds_id: str, seed: int,
-                 keep_keys: frozenset[str] | None, deterministic: bool = False) -> None:
+                 keep_keys: frozenset[str] | None, deterministic: bool = False, gather: bool = False) -> None:
         self.dataset = dataset
         self.ops = ops
         self.mode = mode
@@ -62,6 +71,8 @@ class OpDataset(Dataset):
         self.seed = seed
         self.keep_keys = keep_keys
         self.deterministic = deterministic
+        # no per-sample op and plain stacking: a dataset that can gather whole columns skips per-sample dicts
+        self.gather = gather and not ops and callable(getattr(dataset, "gather", None))
         self._states: dict[int, StepContext] = {}
 
     def __len__(self) -> int:
@@ -74,10 +85,21 @@ class OpDataset(Dataset):
         return state
 
     def __getitem__(self, item: tuple[int, int] | int) -> Any:
-        return self.__getitems__([item])[0]
+        return self._samples([item])[0]
 
-    def __getitems__(self, items: list[Any]) -> list[Any]:
-        """The samples of a batch (the DataLoader asks for them together)."""
+    def __getitems__(self, items: list[Any]) -> list[Any] | Gathered:
+        """The samples of a batch (the DataLoader asks for them together), or the batch's columns when the
+        dataset can gather them at once (no per-sample op: the same arrays, without per-sample dicts)."""
+        if self.gather:
+            size = len(self)
+            pairs = np.asarray(items, dtype=np.int64)  # (epoch, index) pairs from the EpochSampler, or indices
+            indices = (pairs[:, 1] if pairs.ndim == 2 else pairs) % size
+            columns = self.dataset.gather(indices, self.keep_keys)  # type: ignore[attr-defined]
+            if columns is not None:
+                return Gathered(columns)
+        return self._samples(items)
+
+    def _samples(self, items: list[Any]) -> list[Any]:
         if not self.deterministic:
             return [self._get(item) for item in items]
         in_worker = torch.utils.data.get_worker_info() is not None  # a worker's generators are its own
@@ -162,12 +184,17 @@ class Collator:
         self.state = state
         self.tag = tag
 
-    def __call__(self, samples: list[Any] | dict[str, Any] | Filtered) -> dict[str, Any]:
+    def __call__(self, samples: list[Any] | dict[str, Any] | Filtered | Gathered) -> dict[str, Any]:
         """Samples → batch dict of tensors; an empty dict when every sample (or the batch) was filtered."""
+        batch: Any
         if isinstance(samples, Filtered):  # batch_size=None and the sample was dropped
             return {}
-        if isinstance(samples, Mapping):  # batch_size=None and an unbatched dataset: one sample at a time
-            batch: Any = dict(samples)
+        if isinstance(samples, Gathered):
+            batch = run_ops(self.batch_ops, samples.columns, self.state, method="forward_batch")
+            if isinstance(batch, Filtered):
+                return {}
+        elif isinstance(samples, Mapping):  # batch_size=None and an unbatched dataset: one sample at a time
+            batch = dict(samples)
         else:
             kept = [s for s in samples if not isinstance(s, Filtered)]
             if not kept:
@@ -362,11 +389,12 @@ class Pipeline:
             return source
         seed = torch.initial_seed() if seed is None else seed
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
-        dataset = OpDataset(source, sample_ops, mode, ds_id, seed, self._keep_keys(output_keys, mode, epoch, ds_id),
-                            deterministic=torch.are_deterministic_algorithms_enabled() and bool(sample_ops))
-        shuffle = mode == "train" if shuffle is None else shuffle
         batched = is_batched(source)  # it shuffles its own samples; its batch indices stay in order (patterns)
         size = None if batched else batch_op.batch_size
+        dataset = OpDataset(source, sample_ops, mode, ds_id, seed, self._keep_keys(output_keys, mode, epoch, ds_id),
+                            deterministic=torch.are_deterministic_algorithms_enabled() and bool(sample_ops),
+                            gather=size is not None and batch_op.collate_fn is None)
+        shuffle = mode == "train" if shuffle is None else shuffle
         wanted = None
         if steps_per_epoch and (shuffle or batched):
             wanted = steps_per_epoch * (1 if batched else size or 1) * num_replicas

@@ -329,3 +329,19 @@ class NumpyDataset(FEDataset):
 
     def _column(self, key: str) -> np.ndarray:
         return self.data[key]
+
+    def gather(self, indices: np.ndarray, keys: frozenset[str] | None = None) -> dict[str, np.ndarray] | None:
+        """The samples at ``indices`` as stacked columns (what stacking ``self[i]`` would give), or None when
+        samples must be read one by one: a subclass that builds its samples in ``__getitem__``, or a column
+        of strings or objects. The Pipeline batches this way when no per-sample op runs.
+
+        >>> NumpyDataset({"x": np.arange(6).reshape(3, 2), "y": np.array([7, 8, 9])}).gather(np.array([2, 0]))
+        {'x': array([[4, 5],
+               [0, 1]]), 'y': array([9, 7])}
+        """
+        if type(self).__getitem__ is not NumpyDataset.__getitem__:
+            return None
+        columns = {key: value for key, value in self.data.items() if keys is None or key in keys}
+        if any(value.dtype.kind not in "biufc" for value in columns.values()):
+            return None
+        return {key: value[indices] for key, value in columns.items()}

@@ -10,12 +10,18 @@
   fastest's generated module (``with quiet_lightning(): trainer.fit(...)``).
 """
 
-from fastest.lightning.callback import TraceBridge
-from fastest.lightning.data import PipelineDataModule
-from fastest.lightning.interop import OpRunner, TraceCallback
-from fastest.lightning.module import FastestModule
-from fastest.lightning.progress import ProgressBar
-from fastest.lightning.runner import quiet_lightning
+import pytorch_lightning as _pl  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK; see fastest.lightning.nvml)
+
+from fastest.lightning.nvml import drop_useless_nvml_check
+
+drop_useless_nvml_check()
+
+from fastest.lightning.callback import TraceBridge  # noqa: E402
+from fastest.lightning.data import PipelineDataModule  # noqa: E402
+from fastest.lightning.interop import OpRunner, TraceCallback  # noqa: E402
+from fastest.lightning.module import FastestModule  # noqa: E402
+from fastest.lightning.progress import ProgressBar  # noqa: E402
+from fastest.lightning.runner import quiet_lightning  # noqa: E402
 
 __all__ = ["FastestModule", "OpRunner", "PipelineDataModule", "ProgressBar", "TraceBridge", "TraceCallback",
            "quiet_lightning"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from fastest.errors import FastestValueError
+from fastest.lightning.signals import GracefulStop
 from fastest.pipeline import DS_ID_KEY
 from fastest.trace.essential import to_number
 from fastest.trace.loop import Checkpoint, DsIdSource, EventLoop, TraceSource
@@ -50,6 +51,7 @@ class TraceBridge(pl.Callback):
         self._trainer: pl.Trainer | None = None
         self._skip_batch = False
         self.results_path: str | None = None  # set when training runs in spawned processes (ddp_spawn)
+        self.signals: GracefulStop | None = None  # fastest's own runs: SIGTERM/SIGINT stop after the step
 
     # ----- Lightning checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -136,6 +138,10 @@ class TraceBridge(pl.Callback):
     # ----- fit ---------------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.loop.begin(("train", "eval"))
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.signals is not None:
+            self.signals.reinstall()
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.loop.epoch_begin("train")

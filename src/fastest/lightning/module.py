@@ -41,9 +41,17 @@ class LightningUpdater:
         self.ddp: DistributedDataParallel | None = None  # set under DDP: gradients are averaged before each step
         self._optimizers: dict[int, Any] = {}
         self._trainer: Any = None
+        self._parameters: dict[int, tuple[nn.Parameter, ...]] = {}  # per model, refreshed every epoch
+
+    def forget_parameters(self) -> None:
+        """Look the models' parameters up again (a model may have gained layers between epochs)."""
+        self._parameters = {}
 
     def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
-        params = [p for p in model.parameters() if p.requires_grad]
+        every = self._parameters.get(id(model))
+        if every is None:
+            every = self._parameters[id(model)] = tuple(model.parameters())
+        params = [p for p in every if p.requires_grad]  # frozen layers may change at any step
         if params:
             with self.ddp.no_sync() if self.ddp is not None else contextlib.nullcontext():
                 self.module.manual_backward(loss, inputs=params, retain_graph=retain_graph)
@@ -141,6 +149,9 @@ class FastestModule(pl.LightningModule):
     def on_train_start(self) -> None:
         wrapper = self.trainer.strategy.model
         self.updater.ddp = wrapper if isinstance(wrapper, DistributedDataParallel) else None  # see average_gradients
+
+    def on_train_epoch_start(self) -> None:
+        self.updater.forget_parameters()
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers: list[torch.optim.Optimizer] = []

@@ -126,8 +126,9 @@ class LightningRun:
             self.callbacks.append(ProgressBar(spec.system))
         self.stop = GracefulStop(spec.system)
         if own_trainer:
+            self.bridge.signals = self.stop
             with quiet_lightning():
-                self.trainer = pl.Trainer(**trainer_kwargs(spec), callbacks=[*self.callbacks, self.stop])
+                self.trainer = pl.Trainer(**trainer_kwargs(spec), callbacks=list(self.callbacks))
             check_main_guard(self.trainer.strategy.launcher)
 
     def parts(self, output_keys: dict[str, set[str]]) -> LightningParts:

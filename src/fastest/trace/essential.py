@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Iterable
@@ -139,11 +140,12 @@ class TrainEssential(Trace):
             value = data.get(key)
             if not isinstance(value, torch.Tensor) or not value.is_floating_point():
                 continue
-            bad = ~torch.isfinite(value.detach()).all()
             if value.device.type == "cpu":
-                if key not in self.first_bad and bool(bad):
+                if key not in self.first_bad and not (math.isfinite(value.item()) if value.numel() == 1
+                                                      else bool(torch.isfinite(value.detach()).all())):
                     self.first_bad[key] = step
             else:  # stays on the device: no synchronization at ordinary steps
+                bad = ~torch.isfinite(value.detach()).all()
                 first = self.first_bad.get(key)
                 first = first if first is not None else torch.full((), -1, dtype=torch.long, device=value.device)
                 self.first_bad[key] = torch.where(bad & (first < 0), step, first)
