@@ -13,7 +13,9 @@ by the DataLoader:
 **Marginal cost per step** (the headline): each variant's ``fit`` is timed for a short and a long run
 (2 and 10 epochs); the slope ``(t_long - t_short) / (steps_long - steps_short)`` excludes everything
 paid once (Trainer construction, preflight, smoke step, loader start). Variants alternate within a
-round; the median of ``--rounds`` rounds (min and max beside it) is reported. The **fixed start-up
+round (each round starts with the next variant); ratios are taken within each round, and their median
+over ``--rounds`` rounds is reported with min and max: on a shared machine whose speed drifts by tens
+of percent over seconds, only ratios of neighbouring runs mean much. The **fixed start-up
 cost** is the intercept of the same line (time of a zero-step run). Secondary lines: the same slope with
 per-sample preprocessing (ExpandDims + Minmax as NumpyOps for fastest, in ``__getitem__`` for auto),
 and the evaluation step (fastest's ``Estimator.test`` against Lightning's ``Trainer.test`` with a
@@ -210,8 +212,11 @@ def measure(variants: dict[str, tuple[str, Variant]], data: dict[str, np.ndarray
     slopes: dict[str, list[float]] = {key: [] for key in variants}
     fixed: dict[str, list[float]] = {key: [] for key in variants}
     extra_steps = (long - short) * steps_per_epoch
+    keys = list(variants)
     for round_idx in range(rounds):
-        for key, (_, run) in variants.items():
+        shift = round_idx % len(keys)  # each round starts with another variant: no fixed position in time
+        for key in keys[shift:] + keys[:shift]:
+            run = variants[key][1]
             times = {}
             for epochs in (short, long) if round_idx % 2 == 0 else (long, short):
                 torch.manual_seed(SEED)
