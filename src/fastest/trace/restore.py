@@ -13,7 +13,7 @@ A restore point is one file, ``state.pt``, readable with ``torch.load(weights_on
 
 Data loading needs no state: the sample order is a function of (seed, epoch, position), and in a
 deterministic run every sample's random augmentation draws from (seed, epoch, index) (see
-``fastest.pipeline.OpDataset``), so worker processes hold nothing to save.
+``fastest.pipeline_loader.OpDataset``), so worker processes hold nothing to save.
 
 :class:`RestoreStore` keeps restore points crash-safe on disk (FastEstimator's layout: folders ``A``
 and ``B`` and a ``key.txt`` naming the complete one).
