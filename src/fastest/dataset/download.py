@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -226,19 +226,17 @@ def _verify(part: Path, remote: Remote, dataset: str, url: str, target: Path) ->
         return
 
 
-def fetch_all(remotes: Sequence[Remote], dataset: str, root_dir: str | os.PathLike[str] | None = None,
-              **kwargs: object) -> list[Path]:
-    """:func:`fetch` every file of a data set into its folder; returns their paths in order."""
-    folder = data_folder(dataset, root_dir)
-    return [fetch(remote, folder, dataset, **kwargs) for remote in remotes]  # type: ignore[arg-type]
 
 
-def unpack(archive: Path, destination: Path, member: str | None = None) -> Path:
+def unpack(archive: Path, destination: Path, member: str | None = None,
+           prepare: Callable[[Path], None] | None = None) -> Path:
     """Extract a ``.zip``, ``.tar``, ``.tar.gz``/``.tgz`` or ``.tar.bz2`` archive into ``destination``.
 
     With ``member``, only that folder of the archive is kept and it *becomes* ``destination`` (e.g. the
     ``horse2zebra/`` folder of ``horse2zebra.zip``); without it, the archive's whole content ends up inside
-    ``destination``. Nothing is extracted if ``destination`` already exists. The archive is first
+    ``destination``. ``prepare`` may rearrange the extracted folder before it is put in place (it runs
+    on the staging copy, so a killed run leaves nothing half-arranged). Nothing is extracted if
+    ``destination`` already exists. The archive is first
     extracted into a temporary sibling folder that is renamed when complete, so an interrupted
     extraction never looks finished. Members with absolute paths or ``..`` that would land outside the
     folder, links that point outside it, and device files are refused before anything is written.
@@ -267,7 +265,10 @@ def unpack(archive: Path, destination: Path, member: str | None = None) -> Path:
                 found = sorted(entry.name for entry in staging.iterdir())
                 raise DownloadError(f"{archive.name} has no folder {member!r} (it holds {found}). Delete {archive} "
                                     f"and load again; if that fails again, the source serves a different archive.")
-            os.replace(staging / member if member is not None else staging, destination)
+            extracted = staging / member if member is not None else staging
+            if prepare is not None:
+                prepare(extracted)
+            os.replace(extracted, destination)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return destination
@@ -341,4 +342,4 @@ def _untar(archive: Path, into: Path) -> None:
             tarred.extractall(into, members=members)
 
 
-__all__ = ["DownloadError", "Remote", "data_folder", "fetch", "fetch_all", "file_digest", "source_url", "unpack", "write_csv"]
+__all__ = ["DownloadError", "Remote", "data_folder", "fetch", "file_digest", "source_url", "unpack", "write_csv"]

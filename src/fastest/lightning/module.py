@@ -41,13 +41,13 @@ class LightningUpdater:
         self.ddp: DistributedDataParallel | None = None  # set under DDP: gradients are averaged before each step
         self._optimizers: dict[int, Any] = {}
         self._trainer: Any = None
-        self._parameters: dict[int, tuple[nn.Parameter, ...]] = {}  # per model, refreshed every epoch
-
-    def forget_parameters(self) -> None:
-        """Look the models' parameters up again (a model may have gained layers between epochs)."""
-        self._parameters = {}
+        self._parameters: dict[int, tuple[nn.Parameter, ...]] = {}  # per model, looked up again every epoch
+        self._parameters_epoch = -1
 
     def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
+        epoch = self.module.current_epoch
+        if epoch != self._parameters_epoch:  # a model may have gained layers between epochs
+            self._parameters, self._parameters_epoch = {}, epoch
         every = self._parameters.get(id(model))
         if every is None:
             every = self._parameters[id(model)] = tuple(model.parameters())
@@ -149,9 +149,6 @@ class FastestModule(pl.LightningModule):
     def on_train_start(self) -> None:
         wrapper = self.trainer.strategy.model
         self.updater.ddp = wrapper if isinstance(wrapper, DistributedDataParallel) else None  # see average_gradients
-
-    def on_train_epoch_start(self) -> None:
-        self.updater.forget_parameters()
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers: list[torch.optim.Optimizer] = []

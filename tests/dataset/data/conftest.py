@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import re
+import tarfile
 import threading
 import time
+import zipfile
 from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import PurePosixPath
 from types import ModuleType
 
 import pytest
@@ -98,6 +102,38 @@ class DataServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _folders(names) -> list[str]:
+    """Every folder above the given member names, parents first."""
+    return sorted({str(parent) for name in names for parent in PurePosixPath(name).parents} - {"."})
+
+
+def tar_archive(files: dict[str, bytes], mode: str = "w:gz", folders: bool = False) -> bytes:
+    """A tar archive (gzipped by default) of ``{member name: content}``; ``folders`` adds folder entries, as
+    real archives have."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for folder in _folders(files) if folders else []:
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            archive.addfile(info)
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def zip_archive(files: dict[str, bytes | str], folders: bool = False) -> bytes:
+    """A deflated zip of ``{member name: content}``; ``folders`` adds folder entries."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder in _folders(files) if folders else []:
+            archive.writestr(folder + "/", b"")
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def trust_fixtures(module: ModuleType, server: DataServer, dataset: str, monkeypatch: pytest.MonkeyPatch) -> None:

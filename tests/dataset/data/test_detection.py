@@ -13,8 +13,6 @@ import io
 import json
 import os
 import pickle
-import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,32 +22,7 @@ from PIL import Image
 from fastest.dataset.data import em_3d, mscoco, pascal_voc, svhn
 from fastest.dataset.pickle_dataset import PickleDataset
 from fastest.errors import FastestRuntimeError, FastestTypeError, FastestValueError
-from tests.dataset.data.conftest import trust_fixtures
-
-
-def tar_bytes(files: dict[str, bytes], mode: str = "w:gz") -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as archive:
-        folders = sorted({str(Path(name).parent) for name in files} - {"."})
-        for folder in folders:
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            archive.addfile(info)
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for folder in sorted({str(Path(name).parent) + "/" for name in files}):
-            archive.writestr(folder, b"")
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
+from tests.dataset.data.conftest import tar_archive, trust_fixtures, zip_archive
 
 
 def image_bytes(array: np.ndarray, fmt: str, **kwargs) -> bytes:
@@ -160,7 +133,7 @@ def svhn_archive(tmp_path: Path, split: str, images: list[tuple[str, dict[str, l
              for i, (name, _) in enumerate(images)}
     files[f"{split}/digitStruct.mat"] = mat.read_bytes()
     files[f"{split}/see_bboxes.m"] = b"% MATLAB script\n"
-    return tar_bytes(files)
+    return tar_archive(files, folders=True)
 
 
 SVHN_TRAIN = [
@@ -253,9 +226,9 @@ def coco_zips() -> dict[str, bytes]:
     }
     jpg = {i: image_bytes(np.full((6, 8, 3), 40 * i, np.uint8), "JPEG") for i in (1, 2, 3)}
     return {
-        "train2017.zip": zip_bytes({f"train2017/{i:012d}.jpg": jpg[i] for i in (1, 2)}),
-        "val2017.zip": zip_bytes({"val2017/000000000003.jpg": jpg[3]}),
-        "annotations_trainval2017.zip": zip_bytes(annotations),
+        "train2017.zip": zip_archive({f"train2017/{i:012d}.jpg": jpg[i] for i in (1, 2)}, folders=True),
+        "val2017.zip": zip_archive({"val2017/000000000003.jpg": jpg[3]}, folders=True),
+        "annotations_trainval2017.zip": zip_archive(annotations, folders=True),
     }
 
 
@@ -370,7 +343,7 @@ def voc_tar() -> bytes:
         for image_set, text in sets.items():
             files[f"{root}/ImageSets/{task}/{image_set}.txt"] = text.encode()
         files[f"{root}/ImageSets/{task}/trainval.txt"] = "".join(sets.values()).encode()
-    return tar_bytes(files, mode="w")
+    return tar_archive(files, mode="w", folders=True)
 
 
 def test_pascal_voc(data_server, tmp_path, monkeypatch):
@@ -436,7 +409,7 @@ def platelets(data_server, monkeypatch):
         image, colors = em_volumes(depth)
         files[f"platelet-em/images/{depth}-images.tif"] = tiff_bytes(image)
         files[f"platelet-em/labels-semantic/{depth}-semantic.tif"] = tiff_bytes(colors)
-    path = data_server.publish("electronmicroscopy", "images_and_labels_rgba.zip", zip_bytes(files))
+    path = data_server.publish("electronmicroscopy", "images_and_labels_rgba.zip", zip_archive(files, folders=True))
     trust_fixtures(em_3d, data_server, "electronmicroscopy", monkeypatch)
     return data_server, path
 

@@ -9,8 +9,6 @@ import gzip
 import io
 import os
 import pickle
-import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from fastest.dataset.data import cifair10, cifair100, cifar10, cifar100, medmnis
 from fastest.dataset.download import DATA_DIR_VARIABLE, DownloadError
 from fastest.errors import FastestValueError
 
-from .conftest import trust_fixtures
+from .conftest import tar_archive, trust_fixtures, zip_archive
 
 # ---------------------------------------------------------------- fixture file builders
 
@@ -44,22 +42,8 @@ def cifar_batch(count: int, start: int, **labels: list[int]) -> bytes:
     return pickled({"data": images(count, start, (3072,)), "batch_label": "fixture", **labels})
 
 
-def tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
 
 
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def ten_class_batches(folder: str) -> dict[str, bytes]:
@@ -129,7 +113,7 @@ def test_mnist_rejects_a_file_with_the_wrong_magic_number(data_server, monkeypat
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_cifar10_reads_the_pickled_batches(data_server, monkeypatch, channels_last):
     path = publish(data_server, cifar10, "cifar10",
-                   {"archive": tar_gz({**ten_class_batches("cifar-10-batches-py"),
+                   {"archive": tar_archive({**ten_class_batches("cifar-10-batches-py"),
                                        "cifar-10-batches-py/batches.meta": pickled({"label_names": []})})},
                    monkeypatch)["archive"]
     with pytest.warns(UserWarning, match="cifair10"):
@@ -148,7 +132,7 @@ def test_cifar10_reads_the_pickled_batches(data_server, monkeypatch, channels_la
 
 def test_cifar100_fine_and_coarse_labels(data_server, monkeypatch):
     path = publish(data_server, cifar100, "cifar100",
-                   {"archive": tar_gz(hundred_class_files("cifar-100-python"))}, monkeypatch)["archive"]
+                   {"archive": tar_archive(hundred_class_files("cifar-100-python"))}, monkeypatch)["archive"]
     with pytest.warns(UserWarning, match="cifair100"):
         train, evals = cifar100.load_data(image_key="img", label_key="label")
     check_split(train, 3, (32, 32, 3), np.int64, "img", "label")
@@ -162,7 +146,7 @@ def test_cifar100_fine_and_coarse_labels(data_server, monkeypatch):
 
 
 def test_cifair10_reads_the_release_zip(data_server, monkeypatch):
-    path = publish(data_server, cifair10, "ciFAIR10", {"archive": zipped(ten_class_batches("ciFAIR-10"))},
+    path = publish(data_server, cifair10, "ciFAIR10", {"archive": zip_archive(ten_class_batches("ciFAIR-10"))},
                    monkeypatch)["archive"]
     train, test = cifair10.load_data()
     check_split(train, 10, (32, 32, 3), np.uint8)
@@ -173,7 +157,7 @@ def test_cifair10_reads_the_release_zip(data_server, monkeypatch):
 
 
 def test_cifair100_reads_the_release_zip(data_server, monkeypatch):
-    archive = zipped(hundred_class_files("ciFAIR-100"))
+    archive = zip_archive(hundred_class_files("ciFAIR-100"))
     path = publish(data_server, cifair100, "ciFAIR100", {"archive": archive}, monkeypatch)["archive"]
     train, test = cifair100.load_data(label_mode="coarse")
     check_split(train, 3, (32, 32, 3), np.uint8)
@@ -295,10 +279,10 @@ def test_medmnist_knows_fe_s_eighteen_names_and_suggests_one(data_server):
 
 
 @pytest.mark.parametrize("module, dataset, files, call", [
-    (cifar10, "cifar10", lambda: {"archive": tar_gz(ten_class_batches("cifar-10-batches-py"))}, {}),
-    (cifar100, "cifar100", lambda: {"archive": tar_gz(hundred_class_files("cifar-100-python"))}, {}),
-    (cifair10, "ciFAIR10", lambda: {"archive": zipped(ten_class_batches("ciFAIR-10"))}, {}),
-    (cifair100, "ciFAIR100", lambda: {"archive": zipped(hundred_class_files("ciFAIR-100"))}, {}),
+    (cifar10, "cifar10", lambda: {"archive": tar_archive(ten_class_batches("cifar-10-batches-py"))}, {}),
+    (cifar100, "cifar100", lambda: {"archive": tar_archive(hundred_class_files("cifar-100-python"))}, {}),
+    (cifair10, "ciFAIR10", lambda: {"archive": zip_archive(ten_class_batches("ciFAIR-10"))}, {}),
+    (cifair100, "ciFAIR100", lambda: {"archive": zip_archive(hundred_class_files("ciFAIR-100"))}, {}),
     (svhn_cropped, "SVHN_Cropped", lambda: {"train": svhn_mat(1, 0, [1]), "test": svhn_mat(1, 0, [2])}, {}),
     (usps, "USPS", lambda: {"train": libsvm_bz2([(1, np.ones((16, 16)))]),
                             "test": libsvm_bz2([(2, np.ones((16, 16)))])}, {}),

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +26,7 @@ from fastest.dataset.data import (
 from fastest.dataset.download import DownloadError
 from fastest.errors import FastestValueError
 
-from .conftest import trust_fixtures
+from .conftest import tar_archive, trust_fixtures, zip_archive
 
 
 def image_bytes(value: int, fmt: str = "PNG", mode: str = "L", size: int = 8) -> bytes:
@@ -38,22 +36,8 @@ def image_bytes(value: int, fmt: str = "PNG", mode: str = "L", size: int = 8) ->
     return buffer.getvalue()
 
 
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
-def tarred(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
 
 
 def pixel(path: str | os.PathLike[str]) -> int:
@@ -81,7 +65,7 @@ def omniglot_zips() -> dict[str, bytes]:
         for drawing in (1, 2):
             name = f"A{character[-2:]}_{drawing:02d}.png"
             evals[f"images_evaluation/Angelic/{character}/{name}"] = image_bytes(200)
-    return {"images_background.zip": zipped(train), "images_evaluation.zip": zipped(evals)}
+    return {"images_background.zip": zip_archive(train), "images_evaluation.zip": zip_archive(evals)}
 
 
 @pytest.fixture
@@ -135,7 +119,7 @@ def horse2zebra_zip(top: str = "horse2zebra") -> bytes:
     files.update({f"{top}/testA/n02381460_{k}0.jpg": image_bytes(100, "JPEG", "RGB") for k in range(2)})
     files.update({f"{top}/testB/n02391049_{k}0.jpg": image_bytes(150, "JPEG", "RGB") for k in range(2)})
     files[f"{top}/trainA/notes.txt"] = b"not an image"
-    return zipped(files)
+    return zip_archive(files)
 
 
 def test_horse2zebra_batches_pair_horses_with_zebras(data_server, monkeypatch, tmp_path):
@@ -188,7 +172,7 @@ def montgomery_zip() -> bytes:
         files[f"MontgomerySet/ClinicalReadings/{name[:-4]}.txt"] = b"Patient's Sex: F\nPatient's Age: 041Y\n"
         files[f"__MACOSX/MontgomerySet/CXR_png/._{name}"] = b"\x00\x05\x16\x07"
     files["MontgomerySet/CXR_png/Thumbs.db"] = b"junk"
-    return zipped(files)
+    return zip_archive(files)
 
 
 def test_montgomery_lists_xrays_and_masks(data_server, monkeypatch, tmp_path):
@@ -230,7 +214,7 @@ def test_mendeley_labels_normal_and_pneumonia(data_server, monkeypatch, tmp_path
         "chest_xray/test/PNEUMONIA/person101_virus_187.jpeg": image_bytes(220, "JPEG"),
         "__MACOSX/chest_xray/._train": b"junk",
     }
-    data_server.publish("Mendeley", "ChestXRay2017.zip", zipped(files))
+    data_server.publish("Mendeley", "ChestXRay2017.zip", zip_archive(files))
     trust_fixtures(mendeley, data_server, "Mendeley", monkeypatch)
     train, test = mendeley.load_data()
     assert isinstance(train, LabeledDirDataset) and (len(train), len(test)) == (3, 3)
@@ -254,7 +238,7 @@ def test_nih_chestxray_gathers_all_twelve_archives(data_server, monkeypatch, tmp
         files = {f"images/{k:08d}_000.png": image_bytes(k)}
         if k == 1:
             files["images/00000001_001.png"] = image_bytes(100)
-        data_server.publish("NIH_Chestxray", f"images_{k:03d}.tar.gz", tarred(files))
+        data_server.publish("NIH_Chestxray", f"images_{k:03d}.tar.gz", tar_archive(files))
     trust_fixtures(nih_chestxray, data_server, "NIH_Chestxray", monkeypatch)
     ds = nih_chestxray.load_data()
     assert isinstance(ds, DirDataset) and len(ds) == 13 and sorted(ds[0]) == ["x"]
@@ -284,7 +268,7 @@ def food101_tar() -> bytes:
     files["food-101/meta/train.txt"] = "".join(f"{item}\n" for item in train).encode()
     files["food-101/meta/test.txt"] = "".join(f"{item}\n" for item in test).encode()
     files["food-101/README.txt"] = b"Food-101\n"
-    return tarred(files)
+    return tar_archive(files)
 
 
 def test_food101_builds_csvs_from_the_meta_files(data_server, monkeypatch, tmp_path):
@@ -333,7 +317,7 @@ def tiny_imagenet_zip() -> bytes:
     lines = [f"{name}\t{wnid}\t1\t2\t60\t61\n" for name, wnid in val]
     files[f"{top}/val/val_annotations.txt"] = "".join(lines).encode()
     files[f"{top}/test/images/test_0.JPEG"] = image_bytes(0, "JPEG", "RGB")
-    return zipped(files)
+    return zip_archive(files)
 
 
 def test_tiny_imagenet_sorts_validation_images_into_class_folders(data_server, monkeypatch, tmp_path):
@@ -375,7 +359,7 @@ def cub200_tars() -> dict[str, bytes]:
                                       "wikipedia_url": "https://en.wikipedia.org/wiki/Albatross"})
             annotations[f"annotations-mat/{name}/{photo}.mat"] = stream.getvalue()
     images["images/._001.Black_footed_Albatross"] = b"\x00\x05\x16\x07 AppleDouble"
-    return {"images.tgz": tarred(images), "annotations.tgz": tarred(annotations)}
+    return {"images.tgz": tar_archive(images), "annotations.tgz": tar_archive(annotations)}
 
 
 def test_cub200_lists_photos_labels_and_masks(data_server, monkeypatch, tmp_path):

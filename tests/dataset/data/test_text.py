@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from fastest.dataset.data import (
 from fastest.dataset.download import DownloadError
 from fastest.errors import FastestValueError
 
-from .conftest import trust_fixtures
+from .conftest import tar_archive, trust_fixtures, zip_archive
 
 
 def _root(tmp_path: Path) -> Path:
@@ -225,19 +223,10 @@ TED_FILES = {
 }
 
 
-def _ted_archive() -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in TED_FILES.items():
-            content = text.encode("utf-8")
-            member = tarfile.TarInfo(f"datasets/{name}")
-            member.size = len(content)
-            tar.addfile(member, io.BytesIO(content))
-    return buffer.getvalue()
 
 
 def test_tednmt_pairs(data_server, monkeypatch, tmp_path):
-    path = data_server.publish("tednmt", "qi18naacl-dataset.tar.gz", _ted_archive())
+    path = data_server.publish("tednmt", "qi18naacl-dataset.tar.gz", tar_archive({f"datasets/{name}": text.encode("utf-8") for name, text in TED_FILES.items()}))
     trust_fixtures(tednmt, data_server, "tednmt", monkeypatch)
     train, evals, test = tednmt.load_data(translate_option="az_tr_to_en")
     assert sorted(train[0]) == ["source", "target"]
@@ -254,7 +243,7 @@ def test_tednmt_pairs(data_server, monkeypatch, tmp_path):
 
 
 def test_tednmt_rejects_an_unknown_option_before_downloading(data_server, monkeypatch):
-    data_server.publish("tednmt", "qi18naacl-dataset.tar.gz", _ted_archive())
+    data_server.publish("tednmt", "qi18naacl-dataset.tar.gz", tar_archive({f"datasets/{name}": text.encode("utf-8") for name, text in TED_FILES.items()}))
     trust_fixtures(tednmt, data_server, "tednmt", monkeypatch)
     with pytest.raises(FastestValueError, match=r"'az_en'.*'es_to_pt'.*Did you mean 'az_to_en'\?"):
         tednmt.load_data(translate_option="az_en")
@@ -293,15 +282,10 @@ UNNATURAL = [{"instruction": "Add the numbers.", "instances": [{"input": "1 2", 
              {"instruction": "Say hi.", "instances": [{"input": "", "output": "hi"}]}]
 
 
-def _core_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zipped:
-        zipped.writestr("core_data.jsonl", "".join(json.dumps(row) + "\n" for row in UNNATURAL))
-    return buffer.getvalue()
 
 
 def test_unnatural_instructions_jsonl_path(data_server, monkeypatch, tmp_path):
-    path = data_server.publish("unnatural_instructions", "core_data.zip", _core_zip())
+    path = data_server.publish("unnatural_instructions", "core_data.zip", zip_archive({"core_data.jsonl": "".join(json.dumps(row) + "\n" for row in UNNATURAL)}))
     trust_fixtures(unnatural_instructions, data_server, "unnatural_instructions", monkeypatch)
     jsonl = unnatural_instructions.load_data()
     assert isinstance(jsonl, str) and jsonl.endswith("core_data.jsonl")

@@ -3,9 +3,7 @@ https://cvjena.github.io/cifair/), from the cvjena/cifair v1.0 GitHub release.""
 
 from __future__ import annotations
 
-import numpy as np
-
-from fastest.dataset.data.cifar10 import extracted, read_batch, read_batches, to_layout
+from fastest.dataset.data.cifar10 import as_datasets, extracted, read_batch, read_batches
 from fastest.dataset.dataset import NumpyDataset
 from fastest.dataset.download import Remote
 
@@ -34,8 +32,5 @@ def load_data(root_dir: str | None = None, image_key: str = "x",
         scalars 0..9.
     """
     batches = extracted(REMOTES["archive"], DATASET, root_dir, "ciFAIR-10")
-    x_train, y_train = read_batches([batches / f"data_batch_{i}" for i in range(1, 6)])
-    x_test, y_test = read_batch(batches / "test_batch")
-    train = NumpyDataset({image_key: to_layout(x_train, True), label_key: y_train.astype(np.uint8)})
-    test = NumpyDataset({image_key: to_layout(x_test, True), label_key: y_test.astype(np.uint8)})
-    return train, test
+    train = read_batches([batches / f"data_batch_{i}" for i in range(1, 6)])
+    return as_datasets(train, read_batch(batches / "test_batch"), image_key, label_key, True)

@@ -3,9 +3,7 @@ https://cvjena.github.io/cifair/), from the cvjena/cifair v1.0 GitHub release.""
 
 from __future__ import annotations
 
-import numpy as np
-
-from fastest.dataset.data.cifar10 import extracted, read_batch, to_layout
+from fastest.dataset.data.cifar10 import as_datasets, extracted, read_batch
 from fastest.dataset.data.cifar100 import check_label_mode
 from fastest.dataset.dataset import NumpyDataset
 from fastest.dataset.download import Remote
@@ -40,8 +38,5 @@ def load_data(root_dir: str | None = None, image_key: str = "x", label_key: str 
     """
     labels_in_file = check_label_mode(label_mode, "cifair100.load_data")
     folder = extracted(REMOTES["archive"], DATASET, root_dir, "ciFAIR-100")
-    x_train, y_train = read_batch(folder / "train", labels_in_file)
-    x_test, y_test = read_batch(folder / "test", labels_in_file)
-    train = NumpyDataset({image_key: to_layout(x_train, True), label_key: y_train.astype(np.uint8)})
-    test = NumpyDataset({image_key: to_layout(x_test, True), label_key: y_test.astype(np.uint8)})
-    return train, test
+    train, test = (read_batch(folder / split, labels_in_file) for split in ("train", "test"))
+    return as_datasets(train, test, image_key, label_key, True)

@@ -56,6 +56,14 @@ def to_layout(images: np.ndarray, channels_last: bool) -> np.ndarray:
     return images.transpose(0, 2, 3, 1) if channels_last else images
 
 
+def as_datasets(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], image_key: str,
+                label_key: str, channels_last: bool, label_dtype: type = np.uint8) -> tuple[NumpyDataset, NumpyDataset]:
+    """The train and test NumpyDatasets from ``(images (N, 3, H, W), labels)`` pairs, images in the asked layout."""
+    first, second = (NumpyDataset({image_key: to_layout(images, channels_last), label_key: labels.astype(label_dtype)})
+                     for images, labels in (train, test))
+    return first, second
+
+
 def read_batches(paths: list[Path], label_key: str = "labels") -> tuple[np.ndarray, np.ndarray]:
     """Images and labels of several batch files, concatenated in order."""
     parts = [read_batch(path, label_key) for path in paths]
@@ -82,8 +90,5 @@ def load_data(root_dir: str | None = None, image_key: str = "x", label_key: str 
     warnings.warn("CIFAR-10's test set has near-duplicates of training images; consider "
                   "fastest.dataset.data.cifair10 instead.", UserWarning, stacklevel=2)
     batches = extracted(REMOTES["archive"], DATASET, root_dir, "cifar-10-batches-py")
-    x_train, y_train = read_batches([batches / f"data_batch_{i}" for i in range(1, 6)])
-    x_eval, y_eval = read_batch(batches / "test_batch")
-    train = NumpyDataset({image_key: to_layout(x_train, channels_last), label_key: y_train.astype(np.uint8)})
-    evals = NumpyDataset({image_key: to_layout(x_eval, channels_last), label_key: y_eval.astype(np.uint8)})
-    return train, evals
+    train = read_batches([batches / f"data_batch_{i}" for i in range(1, 6)])
+    return as_datasets(train, read_batch(batches / "test_batch"), image_key, label_key, channels_last)

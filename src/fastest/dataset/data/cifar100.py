@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from fastest.dataset.data.cifar10 import extracted, read_batch, to_layout
+from fastest.dataset.data.cifar10 import as_datasets, extracted, read_batch
 from fastest.dataset.dataset import NumpyDataset
 from fastest.dataset.download import Remote
 from fastest.errors import FastestValueError, closest_match
@@ -60,8 +60,5 @@ def load_data(root_dir: str | None = None, image_key: str = "x", label_key: str 
     warnings.warn("CIFAR-100's test set has near-duplicates of training images; consider "
                   "fastest.dataset.data.cifair100 instead.", UserWarning, stacklevel=2)
     folder = extracted(REMOTES["archive"], DATASET, root_dir, "cifar-100-python")
-    x_train, y_train = read_batch(folder / "train", labels_in_file)
-    x_eval, y_eval = read_batch(folder / "test", labels_in_file)
-    train = NumpyDataset({image_key: to_layout(x_train, channels_last), label_key: y_train.astype(np.int64)})
-    evals = NumpyDataset({image_key: to_layout(x_eval, channels_last), label_key: y_eval.astype(np.int64)})
-    return train, evals
+    train, test = (read_batch(folder / split, labels_in_file) for split in ("train", "test"))
+    return as_datasets(train, test, image_key, label_key, channels_last, np.int64)

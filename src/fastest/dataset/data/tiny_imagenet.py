@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-from fastest.dataset.download import DownloadError, Remote, data_folder, fetch, locked, unpack
+from fastest.dataset.download import DownloadError, Remote, data_folder, fetch, unpack
 from fastest.dataset.files import LabeledDirDataset
 
 DATASET = "tiny_imagenet"
@@ -59,23 +57,6 @@ def sort_into_class_folders(base: Path) -> None:
     annotations.unlink()
 
 
-def _prepare(archive: Path, target: Path) -> Path:
-    """Unpack ``archive`` and sort its images into class folders at ``target``, once; a killed run leaves no
-    ``target``."""
-    with locked(target):
-        if target.is_dir():
-            return target
-        staging = target.with_name(f".{target.name}.extracting")
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
-            unpack(archive, staging)
-            if not (staging / TOP).is_dir():
-                raise DownloadError(f"{archive.name} has no folder {TOP!r}; delete {archive} and load again.")
-            sort_into_class_folders(staging / TOP)
-            os.replace(staging / TOP, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def load_data(root_dir: str | None = None) -> tuple[LabeledDirDataset, LabeledDirDataset]:
@@ -95,7 +76,7 @@ def load_data(root_dir: str | None = None) -> tuple[LabeledDirDataset, LabeledDi
     folder = data_folder(DATASET, root_dir)
     base = folder / TOP
     if not base.is_dir():  # the archive is only needed until it has been prepared
-        _prepare(fetch(REMOTES["archive"], folder, DATASET), base)
+        unpack(fetch(REMOTES["archive"], folder, DATASET), base, TOP, prepare=sort_into_class_folders)
     train = LabeledDirDataset(str(base / "train"), data_key="image", label_key="label")
     evals = LabeledDirDataset(str(base / "val"), data_key="image", label_key="label",
                               label_mapping=train.mapping)
