@@ -3,11 +3,14 @@
 - :class:`Search`: the base (evaluation cache, best result, JSON save/load, resumable ``fit``).
 - :class:`GridSearch`: every combination of listed values.
 - :class:`GoldenSection`: one variable of a unimodal objective.
+- :class:`OptunaSearch`: Optuna's samplers and pruners (optional: ``pip install optuna``), with the
+  :class:`OptunaPruning` trace.
 - ``fastest.search.visualize``: :func:`visualize_search` and the cartesian, heatmap and parallel-coordinates plots.
 """
 
 from fastest.search.golden_section import GoldenSection
 from fastest.search.grid_search import GridSearch
+from fastest.search.optuna_search import OptunaPruning, OptunaSearch
 from fastest.search.search import Search
 from fastest.search.visualize import (
     plot_cartesian,
@@ -22,6 +25,8 @@ from fastest.search.visualize import (
 __all__ = [
     "GoldenSection",
     "GridSearch",
+    "OptunaPruning",
+    "OptunaSearch",
     "Search",
     "plot_cartesian",
     "plot_heatmap",

@@ -135,18 +135,31 @@ class Search:
             return copy.deepcopy(self.evaluation_cache[key])
         search_idx = self.search_idx + 1
         try:
-            result = self.eval_fn(search_idx=search_idx, **params)
+            result = self._run_trial(search_idx, params)
         except Exception as error:
             add_location(error, "eval_fn", f"{self.name!r}, search_idx={search_idx}, params={stored}")
             raise
         result = _plain(result) if isinstance(result, Mapping) else {"value": _plain(result)}
         self.search_idx = search_idx
-        self.search_summary.append({"param": {**stored, "search_idx": search_idx}, "result": result})
+        self.search_summary.append({"param": {**stored, "search_idx": search_idx}, "result": result,
+                                    **self._trial_notes()})
         self.evaluation_cache[key] = result
         if self.save_dir is not None:
             self.save(self.save_dir)
         print(f"fastest-Search: Evaluated {self.search_summary[-1]['param']}, result: {result}", flush=True)
         return copy.deepcopy(result)
+
+    def _run_trial(self, search_idx: int, params: dict[str, Any]) -> Any:
+        """Call ``eval_fn`` for one new trial (a subclass may pass more, e.g. an Optuna trial)."""
+        return self.eval_fn(search_idx=search_idx, **params)
+
+    def _trial_notes(self) -> dict[str, Any]:
+        """Extra entries a subclass stores beside ``param`` and ``result`` for the trial just run."""
+        return {}
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        """The trials :meth:`get_best_results` chooses from (a subclass may leave some out)."""
+        return self.search_summary
 
     def _key(self, params: dict[str, Any]) -> Any:
         frozen = _freeze(params)
@@ -183,8 +196,12 @@ class Search:
         if not self.search_summary:
             raise FastestRuntimeError(f"{owner}: the search {self.name!r} has no results yet; call fit() (or "
                                       "evaluate()) first, or load() a saved search.")
-        field = optimize_field or self.optimize_field or self._infer_optimize_field(self.search_summary[0]["result"])
-        for trial in self.search_summary:
+        candidates = self._candidates()
+        if not candidates:
+            raise FastestRuntimeError(f"{owner}: every trial of the search {self.name!r} was pruned, so none has a "
+                                      "final result; run more trials or loosen the pruner.")
+        field = optimize_field or self.optimize_field or self._infer_optimize_field(candidates[0]["result"])
+        for trial in candidates:
             if field not in trial["result"]:
                 available = sorted(trial["result"])
                 match = closest_match(field, available)
@@ -192,7 +209,8 @@ class Search:
                     f"{owner}: optimize_field {field!r} is not in the result of trial {trial['param']['search_idx']}. "
                     f"Available fields: {available}." + (f" Did you mean {match!r}?" if match else ""))
         choose = max if best_mode == "max" else min
-        return copy.deepcopy(choose(self.search_summary, key=lambda trial: trial["result"][field]))
+        best = choose(candidates, key=lambda trial: trial["result"][field])
+        return copy.deepcopy({"param": best["param"], "result": best["result"]})
 
     def _infer_optimize_field(self, result: Mapping[str, Any]) -> str:
         if len(result) == 1:
@@ -221,7 +239,8 @@ class Search:
         self._initialize_state()
         for trial in summary:
             params = {key: value for key, value in trial["param"].items() if key != "search_idx"}
-            self.search_summary.append({"param": dict(trial["param"]), "result": dict(trial["result"])})
+            self.search_summary.append({**copy.deepcopy(dict(trial)), "param": dict(trial["param"]),
+                                        "result": dict(trial["result"])})
             self.evaluation_cache[self._key(params)] = dict(trial["result"])
             self.search_idx = max(self.search_idx, trial["param"]["search_idx"])
         self.best_mode = self.best_mode or state.get("best_mode")
