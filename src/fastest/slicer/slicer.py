@@ -24,13 +24,23 @@ class Slicer(Keyed):
     """Base of the slicers: which keys it cuts (``slice``) and which it re-assembles (``unslice``).
 
     Subclasses implement ``slice_batch(tensor) -> list of slices`` when they cut, and
-    ``unslice_batch(slices, key) -> tensor`` when they re-assemble.
+    ``unslice_batch(slices, key) -> tensor`` when they re-assemble. FastEstimator's names for them,
+    ``_slice_batch`` and ``_unslice_batch``, work as well.
 
     Args:
         slice: Key(s) to cut. Every key cut by one slicer yields the same number of slices.
         unslice: Key(s) to re-assemble after the step; default the ``slice`` keys; None for none.
         mode: Modes to slice in (None: all).
         ds_id: Dataset ids to slice for (None: all).
+
+    >>> class Twice(Slicer):  # FastEstimator's method names
+    ...     def _slice_batch(self, batch):
+    ...         return [batch, 2 * batch]
+    ...     def _unslice_batch(self, slices, key):
+    ...         return slices[1]
+    >>> twice = Twice(slice="x")
+    >>> twice.slice_batch(torch.ones(2)), twice.unslice_batch(twice.slice_batch(torch.ones(2)), "x")
+    ([tensor([1., 1.]), tensor([2., 2.])], tensor([2., 2.]))
     """
 
     def __init__(self, slice: str | Sequence[str] | None = None, unslice: str | Sequence[str] | None = _DEFAULT,
@@ -41,10 +51,9 @@ class Slicer(Keyed):
         owner = type(self).__name__
         if not self.inputs and not self.outputs:
             raise FastestValueError(f"{owner} needs keys to slice or to un-slice; pass slice=... and/or unslice=....")
-        if self.inputs and type(self).slice_batch is Slicer.slice_batch:
-            raise FastestTypeError(f"{owner} received slice={self.inputs} but does not implement slice_batch.")
-        if self.outputs and type(self).unslice_batch is Slicer.unslice_batch:
-            raise FastestTypeError(f"{owner} received unslice={self.outputs} but does not implement unslice_batch.")
+        for keys, name in ((self.inputs, "slice"), (self.outputs, "unslice")):
+            if keys and not _overrides(type(self), f"{name}_batch"):
+                raise FastestTypeError(f"{owner} received {name}={keys} but does not implement {name}_batch.")
 
     @property
     def slice_inputs(self) -> list[str]:
@@ -58,10 +67,18 @@ class Slicer(Keyed):
 
     def slice_batch(self, batch: torch.Tensor) -> list[torch.Tensor]:
         """Cut one tensor into slices."""
-        raise NotImplementedError
+        return self._slice_batch(batch)
 
     def unslice_batch(self, slices: Sequence[torch.Tensor], key: str) -> torch.Tensor:
         """Put the slices of ``key`` back together into one tensor."""
+        return self._unslice_batch(slices, key)
+
+    def _slice_batch(self, batch: torch.Tensor) -> list[torch.Tensor]:
+        """FastEstimator's name for ``slice_batch``; a subclass overrides either."""
+        raise NotImplementedError
+
+    def _unslice_batch(self, slices: Sequence[torch.Tensor], key: str) -> torch.Tensor:
+        """FastEstimator's name for ``unslice_batch``; a subclass overrides either."""
         raise NotImplementedError
 
     def slice_batches(self, batches: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, ...]]:
@@ -75,6 +92,11 @@ class Slicer(Keyed):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(slice={self.inputs}, unslice={self.outputs})"
+
+
+def _overrides(cls: type, method: str) -> bool:
+    """Whether ``cls`` implements ``method`` under its fastest name or its FastEstimator name (``_method``)."""
+    return any(getattr(cls, name) is not getattr(Slicer, name) for name in (method, f"_{method}"))
 
 
 def check_slicers(slicers: list[Slicer], where: str = "") -> None:
@@ -101,17 +123,17 @@ def check_slicers(slicers: list[Slicer], where: str = "") -> None:
                                 "with slice=... (or remove the un-slicing one).")
 
 
-def forward_slicers(slicers: list[Slicer], batch: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Cut ``batch`` into mini-batches; keys no slicer cuts are shared by every mini-batch."""
+def forward_slicers(slicers: list[Slicer], data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Cut the batch ``data`` into mini-batches; keys no slicer cuts are shared by every mini-batch."""
     minibatches: list[dict[str, Any]] = []
     for slicer in slicers:
         if not slicer.inputs:
             continue
-        missing = [k for k in slicer.inputs if k not in batch]
+        missing = [k for k in slicer.inputs if k not in data]
         if missing:
             raise FastestKeyError(f"{type(slicer).__name__} slices {missing}, which the batch does not have. Batch "
-                                  f"keys: {sorted(batch)}.")
-        pieces = slicer.slice_batches([batch[key] for key in slicer.inputs])
+                                  f"keys: {sorted(data)}.")
+        pieces = slicer.slice_batches([data[key] for key in slicer.inputs])
         if minibatches and len(pieces) != len(minibatches):
             raise FastestValueError(f"Slicers cut the batch into different numbers of mini-batches ({len(minibatches)} "
                                     f"and {len(pieces)} from {type(slicer).__name__}); make them agree.")
@@ -119,22 +141,24 @@ def forward_slicers(slicers: list[Slicer], batch: Mapping[str, Any]) -> list[dic
             minibatches = [{} for _ in pieces]
         for minibatch, values in zip(minibatches, pieces):
             minibatch.update(zip(slicer.inputs, values))
-    shared = {key: value for key, value in batch.items() if all(key not in s.inputs for s in slicers)}
+    shared = {key: value for key, value in data.items() if all(key not in s.inputs for s in slicers)}
     for minibatch in minibatches:
         minibatch.update(shared)
     return minibatches
 
 
-def reverse_slicers(slicers: list[Slicer], results: list[dict[str, Any]], batch: Mapping[str, Any]) -> dict[str, Any]:
-    """Re-assemble the mini-batch results: ``unslice`` keys by their slicer, others from ``batch`` or result 0."""
-    if not results:
-        return dict(batch)
+def reverse_slicers(slicers: list[Slicer], data: list[dict[str, Any]],
+                    original_data: Mapping[str, Any]) -> dict[str, Any]:
+    """Re-assemble the mini-batches ``data``: ``unslice`` keys by their slicer, the others from the batch before
+    slicing (``original_data``) or, for keys the ops made, from mini-batch 0. Argument names follow FastEstimator."""
+    if not data:
+        return dict(original_data)
     merged: dict[str, Any] = {}
     for slicer in slicers:
         for key in slicer.outputs:
-            if key in results[0]:
-                merged[key] = slicer.unslice_batch([result[key] for result in results], key)
-    for key, value in results[0].items():
+            if key in data[0]:
+                merged[key] = slicer.unslice_batch([result[key] for result in data], key)
+    for key, value in data[0].items():
         if key not in merged:
-            merged[key] = batch.get(key, value)
+            merged[key] = original_data.get(key, value)
     return merged
