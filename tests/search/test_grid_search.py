@@ -7,15 +7,9 @@ import json
 import pytest
 import torch
 
-import fastest as fe
-from fastest.architecture import LeNet
-from fastest.dataset.data import digits
 from fastest.errors import FastestTypeError, FastestValueError
-from fastest.op.numpyop.univariate import ExpandDims, Minmax
-from fastest.op.tensorop.loss import CrossEntropy
-from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.search import GridSearch
-from fastest.trace.metric import Accuracy
+from tests.search.digits import digits_estimator
 
 
 def test_every_combination_in_fastestimators_order():
@@ -114,20 +108,7 @@ def test_resume_after_a_crash_runs_only_the_missing_trials(tmp_path):
 
 def train_digits(lr: float, batch_size: int) -> float:
     """One short LeNet training on the offline digits data; returns the eval accuracy."""
-    train_data, eval_data = digits.load_data()
-    pipeline = fe.Pipeline(train_data=train_data, eval_data=eval_data, batch_size=batch_size,
-                           ops=[ExpandDims(inputs="x", outputs="x", axis=0), Minmax(inputs="x", outputs="x")])
-    model = fe.build(model_fn=lambda: LeNet(input_shape=(1, 8, 8)),
-                     optimizer_fn=lambda params: torch.optim.Adam(params, lr=lr))
-    network = fe.Network(ops=[
-        ModelOp(model=model, inputs="x", outputs="y_pred"),
-        CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
-        UpdateOp(model=model, loss_name="ce"),
-    ])
-    estimator = fe.Estimator(pipeline=pipeline, network=network, epochs=1, train_steps_per_epoch=40,
-                             traces=[Accuracy(true_key="y", pred_key="y_pred")], log_steps=None,
-                             progress_bar=False, accelerator="cpu", devices=1)
-    accuracy = estimator.fit("x").history["eval"]["accuracy"]
+    accuracy = digits_estimator(lr, batch_size=batch_size).fit("x").history["eval"]["accuracy"]
     return float(accuracy[max(accuracy)])
 
 

@@ -8,15 +8,9 @@ import sys
 import pytest
 import torch
 
-import fastest as fe
-from fastest.architecture import LeNet
-from fastest.dataset.data import digits
 from fastest.errors import FastestRuntimeError, FastestTypeError, FastestValueError
-from fastest.op.numpyop.univariate import ExpandDims, Minmax
-from fastest.op.tensorop.loss import CrossEntropy
-from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.search import OptunaPruning, OptunaSearch, visualize_search
-from fastest.trace.metric import Accuracy
+from tests.search.digits import digits_estimator
 
 optuna = pytest.importorskip("optuna")
 FloatDistribution, IntDistribution = optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution
@@ -95,28 +89,13 @@ def test_repeated_categorical_proposals_are_looked_up_and_a_used_up_space_ends_t
     assert search.get_best_results()["param"]["optimizer"] == "adam"
 
 
-def digits_estimator(lr: float, epochs: int, traces: list) -> fe.Estimator:
-    train_data, eval_data = digits.load_data()
-    pipeline = fe.Pipeline(train_data=train_data, eval_data=eval_data, batch_size=32,
-                           ops=[ExpandDims(inputs="x", outputs="x", axis=0), Minmax(inputs="x", outputs="x")])
-    model = fe.build(model_fn=lambda: LeNet(input_shape=(1, 8, 8)),
-                     optimizer_fn=lambda params: torch.optim.Adam(params, lr=lr))
-    network = fe.Network(ops=[
-        ModelOp(model=model, inputs="x", outputs="y_pred"),
-        CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
-        UpdateOp(model=model, loss_name="ce"),
-    ])
-    return fe.Estimator(pipeline=pipeline, network=network, epochs=epochs, train_steps_per_epoch=12,
-                        eval_steps_per_epoch=3, traces=[Accuracy(true_key="y", pred_key="y_pred"), *traces],
-                        log_steps=None, progress_bar=False, accelerator="cpu", devices=1)
-
-
 def test_the_pruning_trace_stops_a_real_training_and_the_trial_is_left_out_of_the_best(tmp_path):
     epochs_run: dict[int, list[int]] = {}
 
     def eval_fn(search_idx, lr, trial):
         torch.manual_seed(0)
-        estimator = digits_estimator(lr, epochs=3, traces=[OptunaPruning(trial, monitor="accuracy")])
+        estimator = digits_estimator(lr, epochs=3, train_steps_per_epoch=12, eval_steps_per_epoch=3,
+                                     traces=(OptunaPruning(trial, monitor="accuracy"),))
         accuracy = estimator.fit("trial").history["eval"]["accuracy"]
         epochs_run[search_idx] = sorted(accuracy)
         return {"accuracy": accuracy[max(accuracy)]}
