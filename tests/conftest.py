@@ -21,6 +21,14 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _history_in_tmp(tmp_path_factory):
+    """Runs record their history into a temporary database, never the user's (subprocesses inherit it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FASTEST_HISTORY_DB", str(tmp_path_factory.mktemp("history") / "history.db"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

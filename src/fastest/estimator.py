@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import warnings
 from collections.abc import Iterable
 from functools import partial
@@ -20,6 +21,7 @@ from fastest.op.op import to_list
 from fastest.pipeline import Pipeline
 from fastest.preflight import check_ds_ids, check_keys, check_save_targets, smoke_step
 from fastest.schedule import Scheduler, all_values, get_current_items
+from fastest.summary.history import recorded
 from fastest.summary.summary import Summary
 from fastest.trace.essential import with_essentials
 from fastest.trace.restore import (
@@ -141,7 +143,9 @@ class Estimator:
                              "precision": precision, "num_nodes": num_nodes}
         self.gradient_clip = gradient_clip
         self.progress_bar = progress_bar
+        self.filepath = os.path.realpath(sys._getframe(1).f_code.co_filename)  # the script, for the history
         self.system = System(network, [], epochs, train_steps_per_epoch, eval_steps_per_epoch, log_steps)
+        self.system.pipeline = pipeline
         self.traces = self._prepare_traces()
         self.system.traces = self.traces
         self._wizard = self._restore_wizard()
@@ -196,6 +200,7 @@ class Estimator:
             initial_states=self._initial_states,
         )
 
+    @recorded("fit")
     def fit(self, summary: str | None = None, warmup: bool = True) -> Summary | None:
         """Train for ``epochs`` epochs, evaluating after each when there is eval data.
 
@@ -278,6 +283,7 @@ class Estimator:
         run = LightningRun(self._run_spec(), own_trainer=False)
         return run.parts(self._preflight(modes, warmup))
 
+    @recorded("test")
     def test(self, summary: str | None = None) -> Summary | None:
         """Run one test epoch over the Pipeline's test data with the current weights."""
         if "test" not in self.pipeline.get_modes():

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
+from fastest._recorded import Recorded
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, closest_match
 
 MAX_CLASSES = 100  # integer scalar keys with at most this many values get class counts in summary()
@@ -123,7 +124,7 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-class FEDataset(Dataset):
+class FEDataset(Recorded, Dataset):
     """A map-style dataset of dict samples that can be split and summarized.
 
     Subclasses implement ``__len__``, ``__getitem__`` and ``_keep(indices)`` (keep only these samples, in

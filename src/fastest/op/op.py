@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+from fastest._recorded import Recorded
 from fastest.errors import FastestError, FastestTypeError, FastestValueError, add_location, closest_match
 from fastest.op.step import location
 
@@ -111,7 +112,7 @@ class DsIdFilter:
         return (ds_id not in self.ids) if self.negated else (ds_id in self.ids)
 
 
-class Keyed:
+class Keyed(Recorded):
     """What Ops and Traces share: the keys they read and write, and when they run.
 
     Args:

@@ -3,7 +3,9 @@
 Models (:class:`ModelSaver`, :class:`BestModelSaver`), logs (:class:`CSVLogger`) and restore points
 (:class:`RestoreWizard`) live here;
 images (:class:`ImageSaver`, :class:`ImageViewer`) in ``fastest.trace.display`` and
-:class:`TensorBoard` in ``fastest.trace.tensorboard``, both importable from here too.
+:class:`TensorBoard` in ``fastest.trace.tensorboard``, and the HTML reports (:class:`Traceability`,
+:class:`TestReport`) in ``fastest.trace.traceability`` and ``fastest.trace.test_report``, all importable
+from here too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from fastest.trace.essential import model_loss_key, to_number
 from fastest.trace.restore import Position, RestoreStore
 from fastest.trace.system import System
 from fastest.trace.tensorboard import TensorBoard
+from fastest.trace.test_report import TestCase, TestReport
 from fastest.trace.trace import Data, Trace
+from fastest.trace.traceability import Traceability
 
 
 class ModelSaver(Trace):
@@ -357,4 +361,5 @@ def _frequency(value: int | str) -> tuple[int, int]:
     return (0, count) if match.group(2).startswith("step") else (count, 0)
 
 
-__all__ = ["BestModelSaver", "CSVLogger", "ImageSaver", "ImageViewer", "ModelSaver", "RestoreWizard", "TensorBoard"]
+__all__ = ["BestModelSaver", "CSVLogger", "ImageSaver", "ImageViewer", "ModelSaver", "RestoreWizard", "TensorBoard",
+           "TestCase", "TestReport", "Traceability"]

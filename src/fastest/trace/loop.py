@@ -12,7 +12,7 @@ from typing import Any
 
 from fastest.trace.restore import Position, set_rng_state
 from fastest.trace.system import System
-from fastest.trace.trace import Data, Trace, run_event
+from fastest.trace.trace import Data, Trace, last_ones, run_event
 
 TraceSource = Callable[[str, int, str], list[Trace]]
 DsIdSource = Callable[[str, int], list[str]]
@@ -100,7 +100,7 @@ class EventLoop:
         found: list[Trace] = []
         for mode in modes:
             found += [t for t in self._traces(event, mode) if all(t is not f for f in found)]
-        return found
+        return last_ones(found)
 
     def skips(self, mode: str) -> bool:
         """True for events of ``mode`` that do not happen: evaluation after a mid-epoch stop."""

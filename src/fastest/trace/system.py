@@ -17,6 +17,7 @@ from fastest.summary.summary import Summary
 
 if TYPE_CHECKING:
     from fastest.network import Network
+    from fastest.pipeline import Pipeline
     from fastest.trace.trace import Trace
 
 
@@ -41,6 +42,7 @@ class System:
         stop_training: Set True from a trace to stop after the current step.
         interrupted: Name of the signal (e.g. "SIGTERM") that stopped the run, else None.
         summary: The :class:`~fastest.summary.summary.Summary` the run writes its logs to.
+        pipeline: The run's Pipeline (set by the Estimator; None for a System built on its own).
         global_rank: Process rank under a distributed strategy (0 alone); only rank 0 writes files.
         world_size: Number of processes.
         seed: The run's seed: data sampling is a pure function of (seed, epoch, rank, position).
@@ -55,6 +57,7 @@ class System:
                  log_steps: int | None = 100) -> None:
         self.network = network
         self.traces = traces
+        self.pipeline: Pipeline | None = None
         self.total_epochs = total_epochs
         self.train_steps_per_epoch = train_steps_per_epoch
         self.eval_steps_per_epoch = eval_steps_per_epoch

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastest.errors import (
     FastestKeyError,
@@ -113,6 +113,9 @@ class Trace(Keyed):
     """
 
     system: System
+    #: True for a trace that must hear each event after every other trace, the Logger included (a
+    #: report that records the whole run): it runs last, across modes too.
+    runs_last: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -177,7 +180,8 @@ def run_event(traces: list[Trace], event: str, data: Data, system: System) -> No
 def sort_traces(traces: list[Trace], available: Iterable[str] | None = None, where: str = "") -> list[Trace]:
     """Order traces so that every trace runs after the traces that write the keys it reads.
 
-    Traces reading "*" go last (those that write something before those that do not). With
+    Traces reading "*" go last (those that write something before those that do not), and traces with
+    ``runs_last`` after them. With
     ``available`` (the keys of batch and predictions), an input that neither it nor any trace
     provides is an error naming the trace, the key and the closest available key.
     """
@@ -208,4 +212,10 @@ def sort_traces(traces: list[Trace], available: Iterable[str] | None = None, whe
             ordered.append(trace)
             placed.add(id(trace))
         remaining = [t for t in remaining if id(t) not in placed]
-    return ordered + [t for t in star if t.outputs] + [t for t in star if not t.outputs]
+    return last_ones(ordered + [t for t in star if t.outputs] + [t for t in star if not t.outputs])
+
+
+def last_ones(traces: list[Any]) -> list[Any]:
+    """``traces`` with those that declare ``runs_last`` moved to the end (each group keeps its order)."""
+    first = [t for t in traces if not getattr(t, "runs_last", False)]
+    return first + [t for t in traces if getattr(t, "runs_last", False)]
