@@ -70,7 +70,7 @@ def test_every_step_updates_all_four_models_and_logs_finite_losses(tmp_path):
     samples, curves = imread(paths[2]), imread(paths[3])
     # 3 rows × 6 columns of 1.6-inch panels (A | A→B | A→B→A | B | B→A | B→A→B) at 100 dpi
     assert samples.shape == (520, 960, 4) and samples[..., :3].std() > 0.05
-    assert curves.shape == (960, 1500, 4)  # 8 loss panels, 3 per row
+    assert curves.shape == (1000, 1500, 4)  # 8 loss panels, 3 per row, and a 0.4-inch legend row
     g_ab = app.Generator(width=8)
     g_ab.load_state_dict(torch.load(paths[0], weights_only=True))
 

@@ -56,7 +56,8 @@ def test_each_epoch_sees_the_scheduled_image_and_batch_size(tmp_path):
     path = app.save_curves(summary, str(tmp_path))
     assert path == str(tmp_path / "progressive_resizing_curves.png")
     curves = imread(path)
-    assert curves.shape == (320, 1000, 4) and curves[..., :3].std() > 0.05  # two 5 × 3.2-inch panels at 100 dpi
+    # two 5 × 3.2-inch panels at 100 dpi, and 0.4 inch for the legend below them
+    assert curves.shape == (360, 1000, 4) and curves[..., :3].std() > 0.05
     assert sorted(p.name for p in tmp_path.iterdir()) == ["progressive_resizing_curves.png", "resnet9_best_accuracy.pt"]
 
 
