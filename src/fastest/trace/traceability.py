@@ -11,7 +11,6 @@ import contextlib
 import inspect
 import io
 import os
-import sys
 import time
 import types
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from fastest._recorded import Recorded, constructor_arguments
 from fastest.errors import FastestRuntimeError, FastestTypeError
 from fastest.op.op import DsIdFilter
 from fastest.schedule import Scheduler, all_values, get_current_items
+from fastest.summary.console import ConsoleCopy, console_text
 from fastest.summary.summary import Summary
 from fastest.trace.dataflow import FlowNode, flow_graph, flow_svg
 from fastest.trace.essential import EvalEssential, Logger, TrainEssential, to_number
@@ -88,7 +88,7 @@ class Traceability(Trace):
         self.report_name: str | None = None
         self.report_path: str | None = None
         self.log_text = ""
-        self._tee: _Tee | None = None
+        self._tee: ConsoleCopy | None = None
         self._started = time.time()
 
     def written_files(self) -> list[str]:
@@ -106,8 +106,8 @@ class Traceability(Trace):
             self.log_text, self._started = "", time.time()
         if self.system.is_chief:
             self._release_stdout()  # a run that crashed before on_end left its tee in place
-            self._tee = _Tee(sys.stdout)
-            sys.stdout = self._tee
+            # at most 20 MB, in case a run that crashed before on_end never gives stdout back
+            self._tee = ConsoleCopy.install(limit=20_000_000)
 
     def on_end(self, data: Data) -> None:
         if not self.system.is_chief:
@@ -148,9 +148,8 @@ class Traceability(Trace):
         tee, self._tee = self._tee, None
         if tee is None:
             return ""
-        if sys.stdout is tee:
-            sys.stdout = tee.stream
-        return "".join(tee.parts)
+        tee.uninstall()
+        return console_text(tee.take())
 
     # ----- sections --------------------------------------------------------------------------------------------
     def _summary(self, summary: Summary) -> str:
@@ -246,28 +245,6 @@ class Traceability(Trace):
         order = ["Datasets", "Pipeline ops", "Network ops", "Traces", "Schedulers", "Other objects"]
         body = "".join(f"<h3>{group}</h3>{''.join(groups[group])}" for group in order if group in groups)
         return "<h3>Run settings</h3>" + table(["setting", "value"], settings) + body
-
-
-class _Tee:
-    """Stands in for ``sys.stdout``: writes go through to the real stream and are kept (up to ``limit``
-    characters, so a run that crashed before ``on_end`` gave stdout back does not grow it forever)."""
-
-    def __init__(self, stream: Any, limit: int = 20_000_000) -> None:
-        self.stream = stream
-        self.parts: list[str] = []
-        self.room = limit
-
-    def write(self, text: str) -> int:
-        if self.room > 0:
-            self.parts.append(text[: self.room])
-            self.room -= len(text)
-            if self.room <= 0:
-                self.parts.append("\n[fastest-Traceability: console log truncated here]\n")
-        self.stream.write(text)
-        return len(text)
-
-    def __getattr__(self, name: str) -> Any:  # flush, isatty, encoding, fileno …
-        return getattr(self.stream, name)
 
 
 class _Catalog:

@@ -28,8 +28,9 @@ prints them; :class:`HistoryReader` reads them in python.
 {'keep': 100, 'keep_logs': 100}
 """
 
+from fastest.summary.console import console_text
 from fastest.summary.history.reader import HistoryReader, Table
-from fastest.summary.history.recorder import HistoryRecorder, console_text, recorded
+from fastest.summary.history.recorder import HistoryRecorder, recorded
 from fastest.summary.history.store import connect, history_path, record_history, recording, set_history_path
 
 __all__ = ["HistoryReader", "HistoryRecorder", "Table", "connect", "console_text", "history_path", "record_history",

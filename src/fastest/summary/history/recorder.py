@@ -6,7 +6,6 @@ import functools
 import json
 import os
 import platform
-import re
 import sqlite3
 import sys
 import threading
@@ -21,6 +20,7 @@ from typing import Any, TypeVar, cast
 import torch
 
 from fastest.schedule import Scheduler, all_values
+from fastest.summary.console import ConsoleCopy, console_text
 from fastest.summary.history.store import history_path, prune, recording, shared_connection, write
 
 _LOG_FLUSH_SECONDS = 10.0  # a long run's console text reaches the database at least this often
@@ -32,67 +32,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _now() -> str:
     return datetime.now().isoformat(sep=" ", timespec="seconds")
-
-
-_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves
-_BAR = re.compile(r"\[\d+:\d+(?::\d+)?<[^\]]*\]\s*$")  # a progress bar frame: "... [00:03<00:10, 4.2it/s]"
-
-
-def console_text(raw: str) -> str:
-    """The lines of ``raw`` a log reader wants: without colour and cursor codes, and without the frames of
-    progress bars (redrawn in place with carriage returns), so a run's console text is the same with a bar
-    on a terminal as without one.
-
-    >>> console_text("\\rEpoch 1:  50%|# | 2/4 [00:01<00:01, 2.0it/s]\\r        \\rfastest-Train: step: 2;\\n"
-    ...              "\\x1b[1mbold\\x1b[0m\\n\\n\\rEpoch 1: 100%|##| 4/4 [00:02<00:00, 2.0it/s]\\n")
-    'fastest-Train: step: 2;\\nbold\\n\\n'
-    """
-    kept = []
-    for line in re.findall(r"[^\n]*\n|[^\n]+$", _ESCAPE.sub("", raw)):
-        body = line.rstrip("\n")
-        if "\r" not in body and not _BAR.search(body):  # the line as printed
-            kept.append(line)
-            continue
-        shown = [part for part in body.split("\r") if part.strip() and not _BAR.search(part)]
-        if shown:  # a line printed over a bar (tqdm.write clears the bar first)
-            kept.append(shown[-1] + line[len(body):])
-    return "".join(kept)
-
-
-class _Tee:
-    """``sys.stdout`` while a run is recorded: every write goes through unchanged and is kept for the database.
-
-    Any other attribute (``isatty``, ``fileno``, ``encoding``, ``getvalue`` …) is the wrapped stream's, so
-    progress bars and pytest's capture see their own stream.
-    """
-
-    def __init__(self, stream: Any, recorder: HistoryRecorder) -> None:
-        self.stream = stream
-        self.recorder = recorder
-        self.parts: list[str] = []
-        self.active = True
-        self.lock = threading.RLock()  # other threads may print too (and a signal handler, re-entering)
-
-    def write(self, text: str) -> int:
-        if self.active and isinstance(text, str):
-            with self.lock:
-                self.parts.append(text)
-            if "\n" in text and time.monotonic() >= self.recorder.next_flush:
-                self.recorder.flush_log()
-        return self.stream.write(text)
-
-    def take(self, complete_lines: bool) -> str:
-        """The text kept so far (only up to the last newline with ``complete_lines``), and forget it."""
-        with self.lock:
-            text, self.parts = "".join(self.parts), []
-            if complete_lines:
-                cut = text.rfind("\n") + 1
-                text, rest = text[:cut], text[cut:]
-                self.parts = [rest] if rest else []
-        return text
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
 
 
 class HistoryRecorder:
@@ -118,7 +57,7 @@ class HistoryRecorder:
         self.db: sqlite3.Connection | None = None  # set while recording
         self.pk: int | None = None
         self.next_flush = 0.0
-        self._tee: _Tee | None = None
+        self._tee: ConsoleCopy | None = None
         self._owner = (os.getpid(), threading.get_ident())
 
     def __enter__(self) -> HistoryRecorder:
@@ -131,20 +70,14 @@ class HistoryRecorder:
             return self
         self.db = db
         self.next_flush = time.monotonic() + _LOG_FLUSH_SECONDS
-        self._tee = _Tee(sys.stdout, self)
-        sys.stdout = self._tee
+        self._tee = ConsoleCopy.install(on_line=self._flush_when_due)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
         tee, self._tee = self._tee, None
         if tee is not None:
-            tee.active = False
-            if sys.stdout is tee:  # else someone replaced it meanwhile: the tee now only passes writes on
-                previous = tee.stream
-                while isinstance(previous, _Tee) and not previous.active:
-                    previous = previous.stream
-                sys.stdout = previous
+            tee.uninstall()
         db, self.db = self.db, None  # the connection stays open for the next run (see store.shared_connection)
         if db is None:
             return
@@ -153,6 +86,10 @@ class HistoryRecorder:
             write(db, lambda: self._finish(db, kind, error, tb, text))
         except Exception as problem:  # noqa: BLE001
             self._give_up(problem)
+
+    def _flush_when_due(self) -> None:
+        if time.monotonic() >= self.next_flush:
+            self.flush_log()
 
     def flush_log(self) -> None:
         """Append the complete lines printed so far to the run's console text (from the recording thread only)."""
@@ -165,8 +102,7 @@ class HistoryRecorder:
             if text:
                 write(db, lambda: self._append_log(db, text))
         except sqlite3.Error:  # busy for longer than the wait: the text goes in with the next flush
-            with tee.lock:
-                tee.parts.insert(0, text)
+            tee.put_back(text)
 
     def _append_log(self, db: sqlite3.Connection, text: str) -> None:
         db.execute("UPDATE logs SET log = log || ? WHERE fk = ?", (text, self.pk))
