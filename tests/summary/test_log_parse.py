@@ -14,6 +14,7 @@ from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
 from fastest.summary import Summary
 from fastest.summary.logs import (
+    ValWithError,
     average_summaries,
     parse_log_dir,
     parse_log_file,
@@ -52,7 +53,10 @@ def test_parse_fastestimator_log(tmp_path):
     assert history["train"]["epoch"] == {200: 1, 400: 2}
     assert history["train"]["epoch_time(sec)"] == {200: 13.42, 400: 12.47}  # "13.42 sec" keeps its number
     assert history["train"]["model_lr"] == {400: 0.001} and history["train"]["total_time(sec)"] == {400: 26.42}
-    assert history["eval"]["calibration_error"] == {200: (0.0278, 0.0322, 0.0368), 400: (0.0334, 0.0372, 0.0416)}
+    calibration = history["eval"]["calibration_error"]
+    assert all(isinstance(v, ValWithError) for v in calibration.values())  # FE's value with an error bar
+    assert {step: v.as_tuple() for step, v in calibration.items()} == {200: (0.0278, 0.0322, 0.0368),
+                                                                        400: (0.0334, 0.0372, 0.0416)}
     assert history["eval"]["mcc"] == {200: 0.49, 400: 0.54}
     # "step: None" (a test run on its own) takes the step and epoch of the line before it
     assert history["test"] == {"epoch": {400: 2}, "ce": {400: 0.9544729}, "mcc": {400: 0.63}}

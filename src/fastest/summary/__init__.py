@@ -6,7 +6,7 @@ and test in a database (``fastest history`` lists them).
 """
 
 from fastest._lazy import lazy_submodules
-from fastest.summary.summary import Summary
+from fastest.summary.summary import Summary, ValWithError, average_summaries
 
-__all__ = ["Summary"]
+__all__ = ["Summary", "ValWithError", "average_summaries"]
 __getattr__ = lazy_submodules(__name__)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import statistics
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fastest.errors import FastestValueError
-from fastest.summary.summary import Summary
+from fastest.summary.summary import Summary, ValWithError, average_summaries
 
 Keys = str | Iterable[str] | None
 
@@ -89,7 +88,8 @@ def _parse_value(key: str, text: str) -> tuple[str, Any] | None:
         return key, float(text)
     triple = _TRIPLE.fullmatch(text)
     if triple:
-        return key, tuple(float(v) for v in triple.groups())
+        low, middle, high = (float(v) for v in triple.groups())
+        return key, ValWithError(low, middle, high)
     seconds = _SECONDS.fullmatch(text)
     if seconds:
         return f"{key}(sec)", float(seconds.group(1))
@@ -110,43 +110,6 @@ def parse_log_file(file_path: str, file_extension: str = ".txt") -> Summary:
         raise FastestValueError(f"parse_log_file: no log file at {os.path.abspath(file_path)}.")
     with open(file_path, encoding="utf-8", errors="replace") as handle:
         return parse_log_lines(handle, Summary(name), source=file_path)
-
-
-def average_summaries(name: str, summaries: Sequence[Summary]) -> Summary:
-    """One Summary with the mean of every mode / key / step over ``summaries``, as ``(mean - std, mean, mean + std)``.
-
-    A value seen once, or the same in every run, is kept as it is; ``epoch`` is left out. Test values (which
-    repeated runs may log at different steps) are pooled at the last step.
-
-    >>> a, b = Summary("a_1"), Summary("a_2")
-    >>> a.history["eval"]["acc"][10], b.history["eval"]["acc"][10] = 0.5, 0.7
-    >>> [round(v, 4) for v in average_summaries("a", [a, b]).history["eval"]["acc"][10]]
-    [0.4586, 0.6, 0.7414]
-    """
-    averaged = Summary(name)
-    pooled: defaultdict[str, defaultdict[str, defaultdict[int, list[float]]]] = \
-        defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for summary in summaries:
-        for mode, values in summary.history.items():
-            for key, series in values.items():
-                if key == "epoch":
-                    continue
-                for step, value in series.items():
-                    point = _point(value)
-                    if point is not None:
-                        pooled[mode][key][step].append(point[1])
-    for mode, keys in pooled.items():
-        for key, by_step in keys.items():
-            steps: dict[int, list[float]] = dict(by_step)
-            if mode == "test":
-                steps = {max(steps): [v for numbers in steps.values() for v in numbers]}
-            for step, numbers in steps.items():
-                if len(set(numbers)) == 1:
-                    averaged.history[mode][key][step] = numbers[0]
-                else:
-                    mean, std = statistics.mean(numbers), statistics.stdev(numbers)
-                    averaged.history[mode][key][step] = (mean - std, mean, mean + std)
-    return averaged
 
 
 def parse_log_files(file_paths: Sequence[str], log_extension: str | None = ".txt", smooth_factor: float = 0,
