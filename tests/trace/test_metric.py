@@ -153,7 +153,7 @@ def numpy_calibration_error(confidence, correct, n_bins, norm):
     edges = np.linspace(0, 1, n_bins + 1)
     gaps, weights = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (confidence >= lo) & (confidence < hi) if hi < 1 else (confidence >= lo)
+        inside = ((confidence > lo) | (lo == 0)) & (confidence <= hi)  # bins (lo, hi], the first with 0
         if inside.any():
             gaps.append(abs(correct[inside].mean() - confidence[inside].mean()))
             weights.append(inside.mean())

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 import torchmetrics.classification as tmc
 from torchmetrics import Metric
+from torchmetrics.utilities.data import dim_zero_cat
 
 from fastest.errors import FastestValueError
 from fastest.trace.metric.base import MetricTrace, Modes
@@ -157,11 +158,46 @@ class F1Score(_Classification):
         super().__init__(true_key, pred_key, mode, ds_id, output_name, per_ds, from_logits, **kwargs)
 
 
+def matthews_from_confusion(confmat: torch.Tensor) -> torch.Tensor:
+    """Matthews correlation coefficient of a confusion matrix (rows: true class), in float64.
+
+    The multi-class (R_K) formula on the counts, with scikit-learn's convention for a zero
+    denominator (only one class among the labels or among the predictions): 0.
+
+    >>> float(matthews_from_confusion(torch.tensor([[2, 0], [1, 1]])))
+    0.5773502691896258
+    """
+    counts = confmat.to(torch.float64)
+    true_sum, pred_sum = counts.sum(dim=1), counts.sum(dim=0)
+    total, correct = counts.sum(), torch.trace(counts)
+    numerator = correct * total - true_sum @ pred_sum
+    denominator = (total**2 - pred_sum @ pred_sum) * (total**2 - true_sum @ true_sum)
+    if denominator == 0:
+        return torch.zeros((), dtype=torch.float64, device=counts.device)
+    return numerator / denominator.sqrt()
+
+
+class _BinaryMCC(tmc.BinaryMatthewsCorrCoef):
+    """torchmetrics' confusion-matrix state; the coefficient is computed in float64 with sklearn's conventions."""
+
+    def compute(self) -> torch.Tensor:
+        return matthews_from_confusion(self.confmat)
+
+
+class _MulticlassMCC(tmc.MulticlassMatthewsCorrCoef):
+    """torchmetrics' confusion-matrix state; the coefficient is computed in float64 with sklearn's conventions."""
+
+    def compute(self) -> torch.Tensor:
+        return matthews_from_confusion(self.confmat)
+
+
 class MCC(_Classification):
     """Matthews correlation coefficient (binary or multi-class), from -1 to 1.
 
-    Arguments as :class:`Accuracy`; ``**kwargs`` go to the torchmetrics class (e.g. ``zero_division``,
-    ``ignore_index``).
+    Equals scikit-learn's ``matthews_corrcoef`` (computed in float64 from the confusion matrix),
+    including its 0 when the labels or the predictions hold a single class.
+
+    Arguments as :class:`Accuracy`; ``**kwargs`` go to the torchmetrics class (e.g. ``ignore_index``).
 
     >>> from fastest.testing import run_trace
     >>> batch = {"y": torch.tensor([1, 1, 0, 0]), "p": torch.tensor([0.9, 0.8, 0.1, 0.7])}
@@ -169,8 +205,8 @@ class MCC(_Classification):
     0.5774
     """
 
-    binary = tmc.BinaryMatthewsCorrCoef
-    multiclass = tmc.MulticlassMatthewsCorrCoef
+    binary = _BinaryMCC
+    multiclass = _MulticlassMCC
 
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
                  ds_id: str | Iterable[str] | None = None, output_name: str = "mcc", per_ds: bool = True,
@@ -257,6 +293,52 @@ class AUCScore(_Classification):
         return self.multiclass(num_classes=y_pred.shape[-1], average=self.average)  # type: ignore[arg-type]
 
 
+def equal_width_calibration_error(confidences: torch.Tensor, accuracies: torch.Tensor, n_bins: int,
+                                  norm: str) -> torch.Tensor:
+    """Calibration error over ``n_bins`` equal-width bins of [0, 1], in float64.
+
+    Bin ``k`` holds the confidences in ``(k / n_bins, (k + 1) / n_bins]``; the first bin also holds 0,
+    so a saturated confidence of exactly 1.0 is in the last bin. Empty bins are skipped.
+
+    >>> conf, acc = torch.tensor([0.95, 1.0, 1.0]), torch.tensor([1.0, 1.0, 0.0])
+    >>> round(float(equal_width_calibration_error(conf, acc, 15, "l1")), 4)  # one bin: |2/3 - 2.95/3|
+    0.3167
+    """
+    conf = confidences.reshape(-1).to(torch.float64)
+    acc = accuracies.reshape(-1).to(torch.float64)
+    edges = torch.arange(n_bins + 1, dtype=torch.float64, device=conf.device) / n_bins
+    index = (torch.bucketize(conf, edges) - 1).clamp(0, n_bins - 1)  # bucketize: edges[i-1] < x <= edges[i]
+    zeros = torch.zeros(n_bins, dtype=torch.float64, device=conf.device)
+    count = zeros.scatter_add(0, index, torch.ones_like(conf))
+    used = count > 0
+    gap = ((zeros.scatter_add(0, index, acc) - zeros.scatter_add(0, index, conf))[used] / count[used]).abs()
+    weight = count[used] / count.sum()
+    if norm == "l1":
+        return (weight * gap).sum()
+    if norm == "l2":
+        return (weight * gap**2).sum().sqrt()
+    return gap.max()
+
+
+def _binned_error(metric: tmc.BinaryCalibrationError | tmc.MulticlassCalibrationError) -> torch.Tensor:
+    return equal_width_calibration_error(dim_zero_cat(metric.confidences), dim_zero_cat(metric.accuracies),
+                                         metric.n_bins, metric.norm)
+
+
+class _BinaryCalibrationError(tmc.BinaryCalibrationError):
+    """torchmetrics' state (confidences, 0/1 accuracies); computed by :func:`equal_width_calibration_error`."""
+
+    def compute(self) -> torch.Tensor:
+        return _binned_error(self)
+
+
+class _MulticlassCalibrationError(tmc.MulticlassCalibrationError):
+    """torchmetrics' state (confidences, 0/1 accuracies); computed by :func:`equal_width_calibration_error`."""
+
+    def compute(self) -> torch.Tensor:
+        return _binned_error(self)
+
+
 class CalibrationError(_Classification):
     """Calibration error of the predicted probabilities, over ``n_bins`` equal-width confidence bins.
 
@@ -265,7 +347,9 @@ class CalibrationError(_Classification):
     probability of class 1 against the 0/1 label. With ``b`` the share of samples in a bin, ``acc``
     its accuracy and ``conf`` its mean confidence: ``norm="l1"`` (default, the expected
     calibration error) is ``sum(b * |acc - conf|)``, ``"l2"`` is ``sqrt(sum(b * (acc - conf)**2))``
-    and ``"max"`` is ``max |acc - conf|``. Lower is better. (FastEstimator 1.7's default, the
+    and ``"max"`` is ``max |acc - conf|`` (see :func:`equal_width_calibration_error`: bins
+    ``(k / n_bins, (k + 1) / n_bins]``, the first one with 0, so a confidence of 1.0 is in the last
+    bin; float64 sums). Lower is better. (FastEstimator 1.7's default, the
     debiased l2 marginal error of the uncertainty-calibration package, has no torchmetrics
     equivalent.)
 
@@ -287,8 +371,8 @@ class CalibrationError(_Classification):
     """
 
     higher_is_better = False
-    binary = tmc.BinaryCalibrationError
-    multiclass = tmc.MulticlassCalibrationError
+    binary = _BinaryCalibrationError
+    multiclass = _MulticlassCalibrationError
 
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
                  ds_id: str | Iterable[str] | None = None, output_name: str = "calibration_error",

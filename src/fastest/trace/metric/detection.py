@@ -6,11 +6,16 @@ import importlib.util
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torchmetrics import Metric
 
 from fastest.errors import FastestValueError
 from fastest.trace.metric.base import MetricTrace, Modes
+
+# COCO's own float64 thresholds (torchmetrics' defaults are float32, so a recall of exactly 0.6 misses the 0.6 step)
+COCO_IOU_THRESHOLDS: list[float] = np.linspace(0.5, 0.95, 10).tolist()
+COCO_RECALL_THRESHOLDS: list[float] = np.linspace(0.0, 1.0, 101).tolist()
 
 
 class MeanAveragePrecision(MetricTrace):
@@ -24,8 +29,9 @@ class MeanAveragePrecision(MetricTrace):
 
     Labels run from 1 to ``num_classes``: rows whose label is outside that range (the all-zero
     padding rows, label 0) are ignored, and so are prediction rows whose ``select`` is 0. Numerics:
-    ``torchmetrics.detection.MeanAveragePrecision``, which needs a COCO backend: ``pip install
-    pycocotools`` (or ``faster-coco-eval``).
+    ``torchmetrics.detection.MeanAveragePrecision`` with COCO's float64 IoU and recall thresholds
+    (equal to pycocotools' ``COCOeval``), which needs a COCO backend: ``pip install pycocotools``
+    (or ``faster-coco-eval``).
 
     Args:
         num_classes: Largest class label.
@@ -56,10 +62,24 @@ class MeanAveragePrecision(MetricTrace):
     def make_metric(self, y_pred: Any, y_true: Any) -> Metric:
         from torchmetrics.detection import MeanAveragePrecision as TorchMAP
 
-        return TorchMAP(box_format="xywh", iou_type="bbox", backend=self.backend)  # type: ignore[arg-type]
+        return TorchMAP(box_format="xywh", iou_type="bbox", backend=self.backend,  # type: ignore[arg-type]
+                        iou_thresholds=COCO_IOU_THRESHOLDS, rec_thresholds=COCO_RECALL_THRESHOLDS,
+                        extended_summary=True)
 
     def results(self, value: dict[str, torch.Tensor]) -> dict[str, Any]:
-        return {name: float(value[key]) for name, key in zip(self.outputs, ("map", "map_50", "map_75"))}
+        if "precision" not in value:  # nothing to evaluate: torchmetrics' -1 values
+            return {name: float(value[key]) for name, key in zip(self.outputs, ("map", "map_50", "map_75"))}
+        # COCOeval's float64 precision table (IoU, recall, class, area, max detections); torchmetrics rounds
+        # the summary to float32, so average it here as COCO's summary does: area "all", 100 detections
+        table = value["precision"][..., 0, -1].to(torch.float64)
+        iou_rows: tuple[slice | int, ...] = (slice(None), COCO_IOU_THRESHOLDS.index(0.5), COCO_IOU_THRESHOLDS.index(0.75))
+        return {name: _mean_of_valid(table[rows]) for name, rows in zip(self.outputs, iou_rows)}
+
+
+def _mean_of_valid(precision: torch.Tensor) -> float:
+    """COCO's average of a precision table: the entries that exist (> -1), or -1 when none does."""
+    valid = precision[precision > -1]
+    return float(valid.mean()) if valid.numel() else -1.0
 
 
 def box_dicts(rows: Any, num_classes: int, scores: bool) -> list[dict[str, torch.Tensor]]:
