@@ -93,3 +93,30 @@ def test_atomic_open_keeps_the_mode_of_a_file_it_replaces(tmp_path):
     assert path.read_text() == "new"
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no temporary file left behind
+
+
+# FastEstimator's documented dice example: the same masks as torch (channels first) and numpy (channels last)
+DICE_TRUE = [[[[0, 1, 1], [1, 0, 1], [1, 0, 1]]] * 3]
+DICE_PRED = [[[[0, 1, 0], [1, 0, 0], [1, 0, 1]], [[0, 1, 1], [1, 0, 1], [0, 0, 0]], [[0, 0, 1], [1, 0, 1], [1, 0, 1]]]]
+
+
+def test_dice_score_matches_fastestimators_documented_values_for_torch_and_numpy():
+    true, pred = torch.tensor(DICE_TRUE), torch.tensor(DICE_PRED)
+    assert backend.dice_score(pred, true)[0].tolist() == pytest.approx([0.8, 0.8, 10 / 11], abs=1e-6)
+    assert backend.dice_score(pred, true, channel_average=True).tolist() == pytest.approx([0.83636], abs=1e-5)
+    numpy_dice = backend.dice_score(np.array(DICE_PRED), np.array(DICE_TRUE))  # channels last: the rows' columns
+    assert isinstance(numpy_dice, np.ndarray)
+    assert numpy_dice[0].tolist() == pytest.approx([10 / 11, 0.8, 0.8], abs=1e-6)
+
+
+def test_dice_score_threshold_mask_overlap_and_empty_nan():
+    true = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # (N=1, C=2, 2 pixels)
+    pred = torch.tensor([[[0.6, 0.3], [0.4, 0.7]]])
+    # > 0 marks every pixel in both channels; keeping each pixel's best channel first (mask_overlap=False) does not
+    assert backend.dice_score(pred, true, threshold=0.0)[0].tolist() == pytest.approx([2 / 3, 2 / 3], abs=1e-5)
+    assert backend.dice_score(pred, true, mask_overlap=False, threshold=0.0)[0].tolist() == pytest.approx(
+        [1.0, 1.0], abs=1e-5)
+    assert backend.dice_score(pred, true, threshold=0.5)[0].tolist() == pytest.approx([1.0, 1.0], abs=1e-5)
+    empty_true, faint = torch.zeros(1, 1, 2), torch.full((1, 1, 2), 0.2)  # nothing there, nothing found
+    assert backend.dice_score(faint, empty_true, threshold=0.5)[0, 0] == 0.0
+    assert torch.isnan(backend.dice_score(faint, empty_true, threshold=0.5, empty_nan=True)[0, 0])

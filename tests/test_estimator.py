@@ -61,6 +61,16 @@ def test_fit_without_summary_returns_none(toy_data, tiny_model):
     assert quiet_estimator(pipeline, classifier(tiny_model)).fit() is None
 
 
+def test_monitor_names_include_the_loss_keys(toy_data, tiny_model):
+    """As in FastEstimator, ``estimator.monitor_names`` holds the Network's loss keys besides the extra ones."""
+    pipeline = fe.Pipeline(train_data=toy_data[0], batch_size=16, num_process=0)
+    network = fe.Network([ModelOp(model=tiny_model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
+                          LambdaOp(fn=lambda p: p.max(), inputs="y_pred", outputs="peak"),
+                          UpdateOp(model=tiny_model, loss_name="ce")])
+    assert quiet_estimator(pipeline, network, monitor_names="peak").monitor_names == {"ce", "peak"}
+
+
 def test_console_log_lines(toy_data, tiny_model, capsys):
     train, evals = toy_data
     pipeline = fe.Pipeline(train_data=train, eval_data=evals, batch_size=16, num_process=0)

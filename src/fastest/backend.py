@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -382,21 +383,36 @@ def focal_loss(y_true: torch.Tensor, y_pred: torch.Tensor, gamma: float = 2.0, a
     return loss.sum() if sample_reduction == "sum" else loss
 
 
-def dice_score(y_pred: torch.Tensor, y_true: torch.Tensor, soft_dice: bool = False, sample_average: bool = False,
-               channel_average: bool = False, channel_weights: torch.Tensor | None = None,
-               epsilon: float = 1e-6) -> torch.Tensor:
-    """Dice score per sample and channel of channels-first ``(N, C, ...)`` tensors.
+def dice_score(y_pred: Any, y_true: Any, soft_dice: bool = False, sample_average: bool = False,
+               channel_average: bool = False, channel_weights: Any = None, mask_overlap: bool = True,
+               threshold: float | None = None, empty_nan: bool = False, epsilon: float = 1e-6) -> Any:
+    """Dice score per sample and channel: torch tensors channels-first ``(N, C, ...)``, numpy arrays (as in
+    FastEstimator) channels-last ``(N, ..., C)``; the result has the input's kind.
 
     ``dice[n, c] = 2 * sum(p * t) / (sum(p) + sum(t) + epsilon)`` over the spatial axes (with
-    ``soft_dice`` the denominator sums squares: ``sum(p²) + sum(t²)``). ``channel_weights`` (length C)
-    multiply each channel's score; ``channel_average`` averages over C and ``sample_average`` over N.
+    ``soft_dice`` the denominator sums squares: ``sum(p²) + sum(t²)``). Before that, ``mask_overlap=False``
+    keeps only each pixel's highest channel and ``threshold`` binarizes the prediction (``p > threshold``).
+    ``channel_weights`` (length C) multiply each channel's score; ``empty_nan`` gives NaN where both masks
+    are empty; ``channel_average`` averages over C and ``sample_average`` over N.
 
     >>> t = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])
-    >>> p = torch.tensor([[[1.0, 0.0, 0.0, 0.0]]])
-    >>> round(float(dice_score(p, t)[0, 0]), 4)
-    0.6667
+    >>> p = torch.tensor([[[0.9, 0.2, 0.0, 0.0]]])
+    >>> round(float(dice_score(p, t)[0, 0]), 4), round(float(dice_score(p, t, threshold=0.5)[0, 0]), 4)
+    (0.7097, 0.6667)
+    >>> dice_score(np.zeros((1, 4, 1)), np.zeros((1, 4, 1)), empty_nan=True)
+    array([[nan]])
     """
+    if isinstance(y_pred, np.ndarray):  # channels-last numpy, computed in float64
+        def first(a: Any) -> torch.Tensor:
+            return torch.from_numpy(np.moveaxis(np.asarray(a, dtype=np.float64), -1, 1).copy())
+        weights = None if channel_weights is None else torch.as_tensor(np.asarray(channel_weights, dtype=np.float64))
+        return dice_score(first(y_pred), first(y_true), soft_dice, sample_average, channel_average,
+                          weights, mask_overlap, threshold, empty_nan, epsilon).numpy()
     y_true = _like(y_true, y_pred)
+    if not mask_overlap:
+        y_pred = torch.where(y_pred >= y_pred.amax(dim=1, keepdim=True), y_pred, torch.zeros_like(y_pred))
+    if threshold is not None:
+        y_pred = (y_pred > threshold).to(y_true.dtype)
     n, c = y_pred.shape[0], (y_pred.shape[1] if y_pred.ndim > 1 else 1)
     pred, true = y_pred.reshape(n, c, -1), y_true.reshape(n, c, -1)
     numerator = (pred * true).sum(dim=-1)
@@ -406,7 +422,9 @@ def dice_score(y_pred: torch.Tensor, y_true: torch.Tensor, soft_dice: bool = Fal
         denominator = pred.sum(dim=-1) + true.sum(dim=-1)
     dice = 2.0 * numerator / (denominator + epsilon)
     if channel_weights is not None:
-        dice = dice * channel_weights.to(dice)
+        dice = dice * torch.as_tensor(channel_weights).to(dice)
+    if empty_nan:
+        dice = torch.where(true.amax(dim=-1) + pred.amax(dim=-1) < 1e-4, torch.full_like(dice, float("nan")), dice)
     if channel_average:
         dice = dice.mean(dim=1)
     if sample_average:

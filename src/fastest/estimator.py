@@ -54,7 +54,7 @@ class Estimator:
             lines (the Summary is still filled).
         eval_log_steps: Accepted for FastEstimator compatibility and ignored (eval progress is
             Lightning's progress bar).
-        monitor_names: Extra keys to log besides the losses.
+        monitor_names: Extra keys to log besides the losses (``estimator.monitor_names`` holds both).
         accelerator: Passed to ``pytorch_lightning.Trainer`` ("auto", "cpu", "gpu" …).
         devices: Passed to the Trainer ("auto", 1, 2, [0, 1] …).
         strategy: Passed to the Trainer ("auto", "ddp", "ddp_spawn", "fsdp" …). ``batch_size`` is
@@ -138,7 +138,7 @@ class Estimator:
         self.eval_steps_per_epoch = eval_steps_per_epoch
         self.user_traces = user_traces
         self.log_steps = log_steps
-        self.monitor_names = set(to_list(monitor_names))
+        self.monitor_names = set(to_list(monitor_names)) | network.get_loss_keys()  # as FastEstimator
         self.trainer_args = {"accelerator": accelerator, "devices": devices, "strategy": strategy,
                              "precision": precision, "num_nodes": num_nodes}
         self.gradient_clip = gradient_clip

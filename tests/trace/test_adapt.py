@@ -69,6 +69,17 @@ def test_early_stopping_prints_the_best_value_and_epoch(capsys):
     assert "'ce' did not improve for 2 epochs; stopping at epoch 4. Best value 0.5 at epoch 2." in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("compare, start", [("min", math.inf), ("max", -math.inf)])
+def test_early_stopping_best_starts_at_infinity_without_a_baseline(compare, start, capsys):
+    """As FastEstimator: ``best`` is ±inf before the first value; a NaN never improves on it."""
+    trace = EarlyStopping(monitor="ce", compare=compare, patience=2)
+    run_epochs(trace, [Epoch(mode="train")])  # on_begin, and no value yet
+    assert trace.best == start
+    run_epochs(trace, scripted("ce", [float("nan"), float("nan")]))
+    assert trace.best == start and trace.best_epoch is None
+    assert "'ce' did not beat its starting value in 2 epochs; stopping at epoch 2." in capsys.readouterr().out
+
+
 def test_early_stopping_checks_only_its_mode_and_skips_epochs_without_the_key():
     epochs = [Epoch(mode="train", logs={"ce": 5.0}), Epoch(logs={"ce": 1.0}),
               Epoch(mode="train", logs={"ce": 0.1}), Epoch(logs={}),  # eval epoch without the key: not counted

@@ -11,7 +11,7 @@ class T(Trace):
 
 
 def test_data_channels_and_read_order():
-    data = Data({"x": 1, "shared": "batch"})
+    data = Data(batch_data={"x": 1, "shared": "batch"})  # FastEstimator's keyword
     data.write_with_log("shared", "log")
     data.write_without_log("img", [1, 2])
     data.write_per_instance_log("loss", [0.1, 0.2])

@@ -208,7 +208,7 @@ class EarlyStopping(Trace):
     ``min_delta`` (``value < best - min_delta`` for "min"); an improvement resets the wait,
     anything else adds one epoch to it. When the wait reaches ``patience`` (0 and 1 both mean: the
     first epoch without improvement), ``system.stop_training`` is set and the best value and its
-    epoch are printed. With a ``baseline``, the best starts at the baseline, so training also stops
+    epoch are printed. ``best`` starts at ±inf (FastEstimator), or at the ``baseline``: then training also stops
     after ``patience`` epochs that never beat it.
 
     Args:
@@ -244,7 +244,9 @@ class EarlyStopping(Trace):
 
     def on_begin(self, data: Data) -> None:
         self.direction = self.compare or _direction_of(self.system, self.monitor)
-        self.best: float | None = self.baseline
+        # as FastEstimator: the baseline, else ±inf, so any first value improves on it
+        self.best: float = self.baseline if self.baseline is not None else (
+            math.inf if self.direction == "min" else -math.inf)
         self.best_epoch: int | None = None
         self.wait = 0
 
@@ -261,8 +263,9 @@ class EarlyStopping(Trace):
         self.system.stop_training = True
         if self.system.is_chief:
             if self.best_epoch is None:
-                self.system.write(f"fastest-EarlyStopping: {self.monitor!r} did not beat the baseline "
-                                  f"{self.baseline} in {self.wait} epochs; stopping at epoch {self.system.epoch_idx}.")
+                bar = f"the baseline {self.baseline}" if self.baseline is not None else "its starting value"
+                self.system.write(f"fastest-EarlyStopping: {self.monitor!r} did not beat {bar} in {self.wait} "
+                                  f"epochs; stopping at epoch {self.system.epoch_idx}.")
             else:
                 self.system.write(f"fastest-EarlyStopping: {self.monitor!r} did not improve for {self.wait} epochs; "
                                   f"stopping at epoch {self.system.epoch_idx}. Best value {self.best:.6g} at epoch "

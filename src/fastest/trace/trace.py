@@ -54,8 +54,8 @@ class Data(ChainMap):
     (0.9, 'pixels', 1, {'accuracy': 0.9})
     """
 
-    def __init__(self, batch: dict[str, Any] | None = None) -> None:
-        super().__init__({}, {}, batch if batch is not None else {}, {})
+    def __init__(self, batch_data: dict[str, Any] | None = None) -> None:  # FastEstimator's argument name
+        super().__init__({}, {}, batch_data if batch_data is not None else {}, {})
         self.log_only: dict[str, Any] = {}
 
     def write_with_log(self, key: str, value: Any) -> None:
