@@ -14,7 +14,7 @@ from torch import nn
 
 from fastest.errors import FastestValueError
 from fastest.schedule import all_values
-from fastest.trace.trace import Data, Trace, last_ones
+from fastest.trace.trace import Data, Trace
 
 
 def to_number(value: Any) -> Any:
@@ -74,7 +74,7 @@ def with_essentials(system: Any, user: list[Any], names: Iterable[str], modes: I
     logger = Logger(verbose=verbose)
     for trace in [*essentials, logger]:
         trace.bind(system)
-    return last_ones([*essentials, *user, logger])
+    return [*essentials, *user, logger]
 
 
 class TrainEssential(Trace):
