@@ -2,7 +2,12 @@
 
 Every error subclasses :class:`FastestError` and the builtin a user would expect (``KeyError`` for a
 missing key, ``ValueError`` for a bad argument, ``TypeError`` for a wrong type), so
-``except KeyError`` keeps working. Messages say what was received, what was expected and what to do.
+``except KeyError`` keeps working. FastEstimator 1.7 checked arguments with ``assert``; the key, value
+and type errors are also ``AssertionError`` subclasses, so FastEstimator code that catches
+``AssertionError`` keeps working too. Messages say what was received, what was expected and what to do.
+
+>>> issubclass(FastestValueError, ValueError) and issubclass(FastestValueError, AssertionError)
+True
 """
 
 from __future__ import annotations
@@ -18,15 +23,15 @@ class FastestError(Exception):
         return str(self.args[0]) if self.args else ""
 
 
-class FastestKeyError(FastestError, KeyError):
+class FastestKeyError(FastestError, KeyError, AssertionError):
     """A data key that an op or trace reads is not produced by anything before it."""
 
 
-class FastestValueError(FastestError, ValueError):
+class FastestValueError(FastestError, ValueError, AssertionError):
     """An argument has the right type but a wrong value."""
 
 
-class FastestTypeError(FastestError, TypeError):
+class FastestTypeError(FastestError, TypeError, AssertionError):
     """An argument has the wrong type."""
 
 
