@@ -6,8 +6,9 @@ scripts run after renaming ``fastestimator`` to ``fastest``, every FastEstimator
 with a PyTorch meaning is listed in :data:`FE_MODULES`, and a finder on ``sys.meta_path`` serves
 it:
 
-- a path fastest has as a real module or package imports as itself (a real module with FE
-  sub-paths, such as ``fastest.trace.io``, is given an empty ``__path__`` so they can import);
+- a path fastest has as a real module or package imports as itself; when FastEstimator has
+  sub-paths below it (``fastest.trace.io`` → ``fastest.trace.io.model_saver``) it also gets an empty
+  ``__path__`` (so they can import) and a module ``__getattr__`` (so ``fe.trace.io.model_saver`` works);
 - any other path becomes an alias module holding the names of its *home*: the module named in
   :data:`HOMES`, else the nearest real module above it
   (``fastest.trace.io.best_model_saver`` → ``fastest.trace.io``).
@@ -221,6 +222,33 @@ def _forward(name: str, home: ModuleType) -> Any:
     return __getattr__
 
 
+class _WithFESubpaths(importlib.abc.Loader):
+    """Loads a real module as usual, then lets its FastEstimator sub-paths resolve as attributes."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> Any:  # get_source, get_filename … for inspect, doctest, coverage
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        own = vars(module).get("__getattr__")
+        name = module.__name__
+
+        def __getattr__(attr: str) -> Any:
+            if f"{_fe_path(name)}.{attr}" in FE_MODULES:
+                return importlib.import_module(f"{name}.{attr}")
+            if own is not None:
+                return own(attr)
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+
+        module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+
+
 class FEPathFinder(importlib.abc.MetaPathFinder):
     """Serves FastEstimator 1.7's module paths under ``fastest`` (see the module docstring)."""
 
@@ -241,8 +269,10 @@ class FEPathFinder(importlib.abc.MetaPathFinder):
             return None
         real = importlib.machinery.PathFinder.find_spec(fullname, path)
         if real is not None and fe not in HOMES:
-            if real.submodule_search_locations is None and _has_fe_children(fe):
-                real.submodule_search_locations = []
+            if _has_fe_children(fe) and real.loader is not None:
+                if real.submodule_search_locations is None:
+                    real.submodule_search_locations = []
+                real.loader = _WithFESubpaths(real.loader)
             return real
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(home_of(fe)), is_package=True)
 
