@@ -26,7 +26,7 @@ def test_losses_match_torch():
     p, y = torch.rand(8, 1).clamp(0.01, 0.99), torch.randint(0, 2, (8, 1)).float()
     assert torch.allclose(backend.binary_crossentropy(p, y), F.binary_cross_entropy(p, y), atol=1e-6)
     assert backend.binary_crossentropy(p, y, average_loss=False).shape == (8,)
-    assert torch.allclose(backend.mean_squared_error(p, y), F.mse_loss(p, y))
+    assert torch.allclose(backend.mean_squared_error(y_true=y, y_pred=p).mean(), F.mse_loss(p, y))
 
 
 def test_get_and_set_lr():

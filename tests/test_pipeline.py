@@ -119,9 +119,8 @@ def test_missing_mode_and_non_dict_samples():
 
 
 def test_two_batch_ops_for_one_mode_are_rejected():
-    pipeline = fe.Pipeline(train_data=make_data(), ops=[Batch(2), Batch(3)])
-    with pytest.raises(FastestValueError, match="2 Batch ops apply to mode 'train'"):
-        pipeline.get_results()
+    with pytest.raises(FastestValueError, match="2 Batch ops apply to mode 'train'"):  # when built, as FE
+        fe.Pipeline(train_data=make_data(), ops=[Batch(2), Batch(3)])
 
 
 def test_remove_if_with_replacement_keeps_the_epoch_length():
@@ -226,3 +225,72 @@ def test_samples_are_read_one_by_one_when_the_dataset_cannot_gather():
     with_ops = fe.Pipeline(train_data=NumpyDataset({"x": np.ones((4, 2))}), batch_size=2,
                            ops=[LambdaOp(fn=lambda x: x + 1, inputs="x", outputs="x")])
     assert with_ops.get_results("train")["x"].tolist() == [[2, 2], [2, 2]]
+
+
+@pytest.mark.parametrize("ds_id", ["", None, "a:b"])
+def test_dataset_ids_must_be_non_empty_strings(ds_id):
+    with pytest.raises(FastestValueError, match=f"dataset id {ds_id!r} must be a non-empty string"):
+        fe.Pipeline(train_data={ds_id: make_data()})
+
+
+def test_conflicting_batch_ops_are_refused_when_the_pipeline_is_built():
+    from fastest.schedule import EpochScheduler, RepeatScheduler
+
+    data = make_data()
+    with pytest.raises(FastestValueError, match="2 Batch ops apply to mode 'train', ds_id ''"):
+        fe.Pipeline(train_data=data, ops=[Batch(mode="train"), Batch(mode="train")])
+    fe.Pipeline(train_data=data, eval_data=data, ops=[Batch(mode="train"), Batch(mode="eval")])  # no overlap
+    evals = {name: data for name in ("ds1", "ds2", "ds3", "ds4")}
+    ops = [EpochScheduler({1: Batch(mode="train"), 50: Batch(mode="eval", ds_id="ds4")}),
+           RepeatScheduler([Batch(ds_id="ds1"), Batch(ds_id="ds2"), Batch(ds_id="ds3"), Batch(ds_id="ds4")])]
+    # epoch 52 runs both Batch(ds_id="ds4") ops on eval data ds4
+    with pytest.raises(FastestValueError, match="mode 'eval', ds_id 'ds4' at epoch 52"):
+        fe.Pipeline(train_data=data, eval_data=evals, ops=ops)
+    fe.Pipeline(train_data=data, eval_data=evals, ops=[ops[0], RepeatScheduler([Batch(ds_id="ds1"), None])])
+
+
+def test_epochs_with_data_and_results_of_an_unscheduled_epoch():
+    from fastest.schedule import EpochScheduler
+
+    pipeline = fe.Pipeline(train_data={"a": make_data(), "b": EpochScheduler({1: make_data(), 3: None})},
+                           eval_data=EpochScheduler({2: make_data()}), batch_size=2, num_process=0)
+    assert pipeline.get_epochs_with_data(total_epochs=4, mode="train") == {1, 2, 3, 4}
+    assert pipeline.get_epochs_with_data(total_epochs=4, mode="eval") == {2, 3, 4}
+    with pytest.raises(KeyError, match="no data for mode 'test'"):
+        pipeline.get_epochs_with_data(total_epochs=4, mode="test")
+    assert pipeline.get_results(ds_id="b", epoch=3) == []
+    assert pipeline.get_results(ds_id="b", epoch=2)["y"].tolist() == [0, 1]
+
+
+class ListSamples(torch.utils.data.Dataset):
+    """Each index holds a list of 3 samples, which FastEstimator treats as (part of) a batch."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        return [{"x": np.float32(10 * index + k)} for k in range(3)]
+
+
+def test_a_list_of_samples_is_a_batch():
+    from fastest.dataset import BatchDataset
+
+    assert fe.Pipeline(train_data=ListSamples(), num_process=0).get_results()["x"].tolist() == [0.0, 1.0, 2.0]
+    batch = fe.Pipeline(train_data=ListSamples(), batch_size=2, num_process=0).get_results()
+    assert batch["x"].tolist() == [0.0, 1.0, 2.0, 10.0, 11.0, 12.0]
+    mixed = BatchDataset([NumpyDataset({"x": np.arange(4, dtype=np.float32)}), ListSamples()], num_samples=[2, 1])
+    assert mixed.fe_batch == 5 and len(fe.Pipeline(train_data=mixed, num_process=0).get_results()["x"]) == 5
+    unpaired = BatchDataset([NumpyDataset({"y": np.arange(9)}), ListSamples()], num_samples=[3, 1])
+    assert unpaired.fe_batch == 3 and sorted(unpaired[0][0]) == ["x", "y"]
+
+
+def test_with_block_and_get_results_leave_out_emptied_batches():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(train_data=make_data(10), num_process=0,
+                           ops=[RemoveIf(fn=lambda y: y in (6, 7), replacement=False, inputs="y"), Batch(batch_size=4),
+                                RemoveIf(fn=lambda y: 0 in y, replacement=False, inputs="y")])
+    with pipeline(mode="train", shuffle=False) as loader:
+        assert [b["y"].tolist() for b in loader] == [[4, 5], [8, 9]]
+    assert [b.get("y", torch.tensor([])).tolist() for b in pipeline.get_loader("train", shuffle=False)] == [
+        [], [4, 5], [8, 9]]  # the Estimator's loader keeps the empty batch as {}, a step it skips

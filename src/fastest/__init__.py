@@ -8,10 +8,7 @@
 
 from __future__ import annotations
 
-from fastest import _fe_paths
-
-_fe_paths.install()  # FastEstimator's module paths (fastest.op.numpyop.univariate.expand_dims …) import too
-
+from fastest import _fe_paths  # noqa: F401 - first: FastEstimator's module paths import too
 from fastest._lazy import lazy_submodules
 from fastest.estimator import Estimator, enable_deterministic
 from fastest.network import Network, build

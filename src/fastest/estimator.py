@@ -21,9 +21,10 @@ from fastest.op.op import to_list
 from fastest.pipeline import Pipeline
 from fastest.preflight import check_ds_ids, check_keys, check_save_targets, smoke_step
 from fastest.schedule import Scheduler, all_values, get_current_items
+from fastest.summary.history import record_history as record_history  # FastEstimator's fe.estimator name
 from fastest.summary.history import recorded
 from fastest.summary.summary import Summary
-from fastest.trace.essential import with_essentials
+from fastest.trace.essential import LOG_PREFIX, with_essentials
 from fastest.trace.restore import (
     Position,
     apply_run_state,
@@ -146,17 +147,31 @@ class Estimator:
         self.filepath = os.path.realpath(sys._getframe(1).f_code.co_filename)  # the script, for the history
         self.system = System(network, [], epochs, train_steps_per_epoch, eval_steps_per_epoch, log_steps)
         self.system.pipeline = pipeline
-        self.traces = self._prepare_traces()
+        self.traces = self._prepare_traces(("train", "eval", "test"))
         self.system.traces = self.traces
         self._wizard = self._restore_wizard()
         self._initial_states: dict[str, Any] = {}  # the traces' and ops' states when a run starts
         self._sorted: dict[tuple[str, int, str], list[Trace]] = {}
 
     # ----- traces ----------------------------------------------------------------------------------------------
-    def _prepare_traces(self) -> list[Any]:
-        """The user's traces between the essential ones, every one bound to the run's System."""
-        return with_essentials(self.system, self.user_traces, self.monitor_names | self.network.get_loss_keys(),
-                               ("train", "eval", "test"), verbose=self.log_steps is not None)
+    def _prepare_traces(self, run_modes: str | Iterable[str]) -> list[Any]:
+        """The user's traces after the essential ones of ``run_modes`` and before the Logger, every one bound
+        to the run's System (also kept as ``traces_in_use``, FastEstimator's name)."""
+        modes = {run_modes} if isinstance(run_modes, str) else set(run_modes)
+        self.traces_in_use = with_essentials(self.system, self.user_traces,
+                                             self.monitor_names | self.network.get_loss_keys(), modes,
+                                             verbose=self.log_steps is not None)
+        return self.traces_in_use
+
+    def _configure_tensor(self, loader: Any, batch: dict[str, Any]) -> dict[str, Any]:
+        """FastEstimator's hook: the batch with its arrays as torch tensors."""
+        from fastest.pipeline import to_tensor
+
+        return {key: to_tensor(value) for key, value in batch.items()}
+
+    def _warmup(self) -> None:
+        """FastEstimator's name of the preflight with its smoke step, for the modes the Pipeline has."""
+        self._preflight(tuple(m for m in ("train", "eval", "test") if m in self.pipeline.get_modes()), True)
 
     def traces_for(self, mode: str, epoch: int, ds_id: str = "") -> list[Trace]:
         """The traces active in (mode, epoch, ds_id), sorted by their keys (cached).
@@ -235,12 +250,12 @@ class Estimator:
             where = f"{wizard.store.current()} (step {self.system.global_step}, epoch {self.system.epoch_idx})"
             if position.finished or position.epochs_done >= self.epochs:
                 why = "a trace stopped it" if position.finished else f"all {self.epochs} epochs are done"
-                self.system.write(f"fastest-RestoreWizard: the run in {where} has finished ({why}); nothing to "
+                self.system.write(f"{LOG_PREFIX}-RestoreWizard: the run in {where} has finished ({why}); nothing to "
                                   f"train. Raise epochs to train on, or delete {wizard.directory} to start over.")
                 return self.system.summary if summary else None
             if position.batches_done:  # the loop continues the epoch the restore point stopped in
                 self.system.epoch_idx -= 1
-            self.system.write(f"fastest-RestoreWizard: resuming from {where}")
+            self.system.write(f"{LOG_PREFIX}-RestoreWizard: resuming from {where}")
             run.resume(position, partial(apply_trace_states, point, self.traces), point["rng"], point["extra"])
         run.fit(output_keys)
         return self.system.summary if summary else None
@@ -294,6 +309,18 @@ class Estimator:
         run = LightningRun(self._run_spec())
         run.test(self._preflight(("test",), with_smoke_step=False))
         return self.system.summary if summary or self.system.summary.name else None
+
+
+class EarlyStop(Exception):  # noqa: N818 (FastEstimator's name)
+    """FastEstimator's signal that ends training early (its Estimator raises it once ``system.stop_training`` is set).
+
+    fastest's loop checks ``system.stop_training`` itself, so a trace stops training by setting that flag
+    (``self.system.stop_training = True``); the remaining traces and ``on_end`` still run. This class is kept so
+    that code catching or naming ``fe.estimator.EarlyStop`` imports.
+
+    >>> issubclass(EarlyStop, Exception)
+    True
+    """
 
 
 def enable_deterministic(seed: int) -> None:

@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from fastest.backend import load_model
 from fastest.errors import FastestError, FastestTypeError, FastestValueError, add_location, closest_match
 from fastest.op.op import check_op_types, run_op, to_list
 from fastest.op.step import StepContext, StepEngine, TorchUpdater, Updater
@@ -35,7 +37,7 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adamax": torch.optim.Adamax,
 }
 
-__all__ = ["Network", "TorchUpdater", "Updater", "build"]
+__all__ = ["BaseNetwork", "Network", "TFNetwork", "TorchNetwork", "TorchUpdater", "Updater", "build"]
 
 
 def build(
@@ -108,24 +110,42 @@ def build(
     for model, opt_fn, weight, name in zip(models, optimizers, weights, names):
         if not isinstance(model, nn.Module):
             raise FastestTypeError(f"fe.build: model_fn must return torch nn.Module(s), received {type(model).__name__}.")
-        if weight is not None:
-            from fastest.backend import load_model
-
-            load_model(model, weight)
-        if compile:
-            model.compile(**(compile if isinstance(compile, dict) else {}))
-        try:
-            optimizer = _make_optimizer(opt_fn, model, name or "model")
-        except Exception as error:
-            if not isinstance(error, FastestError):  # e.g. torch's "Invalid learning rate"
-                add_location(error, "fe.build optimizer_fn", f"model {name or 'model'!r}")
-            raise
-        attributes = {"model_name": name or "model", "optimizer": optimizer,
-                      "current_optimizer": None if isinstance(optimizer, Scheduler) else optimizer,
-                      "fe_build": BuildInfo(mixed_precision=mixed_precision, auto_name=name is None)}
-        for key, value in attributes.items():  # FastEstimator's attributes, plus what fastest itself needs
-            setattr(model, key, value)
+        _fe_compile(model, opt_fn, weight, name, mixed_precision, compile)
     return models[0] if single else models
+
+
+def _fe_compile(model: nn.Module, optimizer_fn: Any, weight: str | None, name: str | None, mixed_precision: bool,
+                compile: bool | dict[str, Any] = False) -> nn.Module:
+    """Give one built model its weights, optimizer(s), name and bookkeeping (FastEstimator's attributes)."""
+    if weight is not None:
+        load_model(model, weight)
+    if compile:
+        model.compile(**(compile if isinstance(compile, dict) else {}))
+    try:
+        optimizer = _make_optimizer(optimizer_fn, model, name or "model")
+    except Exception as error:
+        if not isinstance(error, FastestError):  # e.g. torch's "Invalid learning rate"
+            add_location(error, "fe.build optimizer_fn", f"model {name or 'model'!r}")
+        raise
+    current = optimizer.get_current_value(1) if isinstance(optimizer, Scheduler) else optimizer
+    attributes = {"model_name": name or "model", "optimizer": optimizer, "current_optimizer": current,
+                  "fe_compiled": True, "fe_build": BuildInfo(mixed_precision=mixed_precision, auto_name=name is None)}
+    for key, value in attributes.items():  # FastEstimator's attributes, plus what fastest itself needs
+        setattr(model, key, value)
+    return model
+
+
+def _build_optimizer(optimizer_fn: Any, model: nn.Module, framework: str = "torch",
+                     mixed_precision: bool = False) -> Any:
+    """FastEstimator's name: the optimizer ``optimizer_fn`` makes for ``model`` (PyTorch only)."""
+    if framework != "torch":
+        raise FastestValueError(f"fastest builds PyTorch optimizers only, received framework={framework!r}.")
+    return _make_optimizer(optimizer_fn, model, getattr(model, "model_name", "model"))
+
+
+def _collect_models(ops: Iterable[Any]) -> set[nn.Module]:
+    """The models the ops (or Schedulers of ops) use, as FastEstimator's ``fe.network._collect_models``."""
+    return {model for op in ops for value in all_values(op) for model in value.get_fe_models()}
 
 
 def _make_optimizer(optimizer_fn: Any, model: nn.Module, name: str) -> Any:
@@ -198,8 +218,8 @@ class Network:
     >>> model = fe.build(lambda: nn.Linear(3, 2), optimizer_fn="adam")
     >>> net = fe.Network(ops=[ModelOp(model=model, inputs="x", outputs="y_pred")])
     >>> out = net.transform({"x": torch.ones(4, 3)}, mode="infer")
-    >>> out["y_pred"].shape
-    (4, 2)
+    >>> type(out["y_pred"]).__name__, tuple(out["y_pred"].shape)
+    ('Tensor', (4, 2))
     """
 
     def __init__(self, ops: Iterable[TensorOp | Scheduler | None], pops: Any = None, slicers: Any = None) -> None:
@@ -315,12 +335,25 @@ class Network:
         state.run_deferred()
         return store
 
-    def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
+    def transform(self, data: Mapping[str, Any] | Iterable[Mapping[str, Any]] | Any, mode: str, epoch: int = 1,
+                  ds_id: str = "") -> Any:
         """Run the ops on one batch dict (numpy arrays or tensors) and return the dict with the outputs.
 
-        Runs on the device the models are on; values come back as numpy arrays. UpdateOps in ``mode``
-        really update the models (use mode "infer" or "eval" to only predict).
+        Runs on the device the models are on; values come back as CPU tensors (FastEstimator's
+        behaviour), after the ``pops`` ran on them. A list of batch dicts, or a Pipeline (its batches
+        of ``mode``, unshuffled), gives a list of results. UpdateOps in ``mode`` really update the
+        models (use mode "infer" or "eval" to only predict).
         """
+        from fastest.pipeline import Pipeline
+
+        if isinstance(data, Pipeline):
+            with data(mode=mode, epoch=epoch, ds_id=ds_id, shuffle=False) as loader:
+                return [self._transform_one(batch, mode, epoch, ds_id) for batch in loader]
+        if isinstance(data, Mapping):
+            return self._transform_one(data, mode, epoch, ds_id)
+        return [self._transform_one(batch, mode, epoch, ds_id) for batch in data]
+
+    def _transform_one(self, data: Mapping[str, Any], mode: str, epoch: int, ds_id: str) -> dict[str, Any]:
         from fastest.pipeline import run_ops, to_tensor
 
         device = next((p.device for m in self.models for p in m.parameters()), torch.device("cpu"))
@@ -330,12 +363,29 @@ class Network:
             batch[key] = value.to(device) if isinstance(value, torch.Tensor) else value
         self.set_epoch(epoch)
         store = self.run_step(batch, mode, epoch, ds_id)
-        out = {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for k, v in store.items()}
+        out = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in store.items()}
         pops = get_current_items(self.pops, mode, epoch, ds_id)
-        return run_ops(pops, out, StepContext(mode, epoch, ds_id), method="forward_batch")
+        if not pops:
+            return out
+        host = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+        host = run_ops(pops, host, StepContext(mode, epoch, ds_id), method="forward_batch")
+        return {k: to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in host.items()}
 
 
 _TORCH = TorchUpdater()
+
+#: FastEstimator's name of its PyTorch network: the same class in fastest.
+TorchNetwork = Network
+#: FastEstimator's base of its networks; fastest has one network class, so ``isinstance(net, BaseNetwork)`` holds.
+BaseNetwork = Network
+
+
+class TFNetwork:
+    """FastEstimator's TensorFlow network, which fastest (PyTorch only) does not have: constructing it says so."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise FastestTypeError("TFNetwork: fastest runs PyTorch models only. Build torch.nn.Module models with "
+                               "fe.build and use fe.Network(ops=...).")
 
 
 def _detached(store: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ Trace needs are dropped before collation.
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -15,6 +17,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from fastest.dataset.extend import ExtendDataset, epoch_length
+from fastest.dataset.interleave import InterleaveDataset
 from fastest.dataset.sampler import EpochSampler
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
@@ -30,7 +34,7 @@ from fastest.pipeline_loader import (  # noqa: F401  (DS_ID_KEY, run_ops, to_ten
     to_tensor,
 )
 from fastest.preflight import peek_keys, walk_keys
-from fastest.schedule import Scheduler, all_values, get_current_items
+from fastest.schedule import EpochScheduler, RepeatScheduler, Scheduler, all_values, get_current_items
 
 DataSource = Dataset | DataLoader | Scheduler
 
@@ -71,11 +75,13 @@ class Pipeline:
         for mode, source in (("train", train_data), ("eval", eval_data), ("test", test_data)):
             if source is None:
                 continue
-            sources = dict(source) if isinstance(source, Mapping) else {"": source}
+            sources = {k: v for k, v in source.items() if v is not None} if isinstance(source, Mapping) else {"": source}
             for ds_id, item in sources.items():
-                if ds_id and (not isinstance(ds_id, str) or any(c in ds_id for c in ":;|!")):
+                if isinstance(source, Mapping) and (not isinstance(ds_id, str) or not ds_id
+                                                    or any(c in ds_id for c in ":;|!")):
                     raise FastestValueError(
-                        f"Pipeline {mode}_data: dataset id {ds_id!r} must be a string without ':', ';', '|' or '!'."
+                        f"Pipeline {mode}_data: dataset id {ds_id!r} must be a non-empty string without ':', ';', "
+                        "'|' or '!'."
                     )
                 for value in all_values(item):
                     if not isinstance(value, (Dataset, DataLoader)):
@@ -101,6 +107,7 @@ class Pipeline:
                 raise FastestValueError(f"Pipeline batch_size must be a positive int (>= 1), received {size!r}.")
         if num_process is not None and (not isinstance(num_process, int) or num_process < 0):
             raise FastestValueError(f"Pipeline num_process must be an int >= 0 or None, received {num_process!r}.")
+        _check_batch_ops(self.ops, self.data)
         self.batch_size = batch_size
         self.num_process = min(os.cpu_count() or 1, 16) if num_process is None else num_process
         self._warned_pruned: set[str] = set()
@@ -121,6 +128,19 @@ class Pipeline:
         sources = self.data.get(mode, {})
         return [ds_id for ds_id, source in sources.items() if _resolve(source, epoch) is not None]
 
+    def get_epochs_with_data(self, total_epochs: int, mode: str) -> set[int]:
+        """The epochs in ``1..total_epochs`` at which ``mode`` has data (KeyError for a mode without data).
+
+        >>> from fastest.dataset import NumpyDataset
+        >>> from fastest.schedule import EpochScheduler
+        >>> data = NumpyDataset({"x": [1, 2]})
+        >>> sorted(Pipeline(train_data=EpochScheduler({1: data, 3: None})).get_epochs_with_data(5, "train"))
+        [1, 2]
+        """
+        if mode not in self.data:
+            raise FastestKeyError(f"Pipeline has no data for mode {mode!r}; it has data for {sorted(self.data)}.")
+        return {epoch for epoch in range(1, total_epochs + 1) if self.get_ds_ids(epoch, mode)}
+
     def get_scheduled_items(self, mode: str) -> list[Any]:
         """Everything that may change by epoch (used to find the signature epochs)."""
         return [*self.ops, self.batch_size, *self.data.get(mode, {}).values()]
@@ -131,8 +151,12 @@ class Pipeline:
         return (id(self.get_source(mode, epoch, ds_id)), tuple(map(id, sample_ops + batch_ops)),
                 batch_op.batch_size, batch_op.drop_last)
 
-    def get_ops(self, mode: str, epoch: int = 1, ds_id: str = "") -> tuple[list[NumpyOp], Batch, list[NumpyOp]]:
-        """The ops for (mode, epoch, ds_id), split into per-sample ops, the Batch op and per-batch ops."""
+    def get_ops(self, mode: str, epoch: int = 1, ds_id: str | list[str] = "") -> tuple[list[NumpyOp], Batch,
+                                                                                    list[NumpyOp]]:
+        """The ops for (mode, epoch, ds_id), split into per-sample ops, the Batch op and per-batch ops.
+
+        ``ds_id`` may list several ids (an InterleaveDataset member: the Pipeline's id and the member's name);
+        an op runs if it runs for any of them."""
         ops = get_current_items(self.ops, mode, epoch, ds_id)
         batch_ops = [i for i, op in enumerate(ops) if isinstance(op, Batch)]
         if len(batch_ops) > 1:
@@ -165,7 +189,7 @@ class Pipeline:
     def get_loader(self, mode: str, epoch: int = 1, ds_id: str = "", shuffle: bool | None = None,
                    output_keys: Iterable[str] | None = None, steps_per_epoch: int | None = None,
                    num_process: int | None = None, tag_ds_id: bool = False, num_replicas: int = 1,
-                   rank: int = 0, seed: int | None = None) -> DataLoader:
+                   rank: int = 0, seed: int | None = None, skip_empty: bool = False) -> DataLoader:
         """A DataLoader of batch dicts for (mode, epoch, ds_id).
 
         Args:
@@ -184,6 +208,8 @@ class Pipeline:
                 every sample is evaluated exactly once.
             seed: The run's seed: the sampling order is a pure function of (seed, epoch, rank,
                 position). Default ``torch.initial_seed()``, which ``fe.enable_deterministic`` sets.
+            skip_empty: Leave out the empty batches of samples a ``RemoveIf`` removed (FastEstimator's loader);
+                by default they come as ``{}`` so that the steps stay aligned with the sampler.
         """
         source = self.get_source(mode, epoch, ds_id)
         if isinstance(source, DataLoader):
@@ -192,20 +218,32 @@ class Pipeline:
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
         batched = is_batched(source)  # it shuffles its own samples; its batch indices stay in order (patterns)
         size = None if batched else batch_op.batch_size
+        child_ops = self._interleave_setup(source, mode, epoch, ds_id)
         dataset = OpDataset(source, sample_ops, mode, ds_id, seed, self._keep_keys(output_keys, mode, epoch, ds_id),
                             deterministic=torch.are_deterministic_algorithms_enabled() and bool(sample_ops),
-                            gather=size is not None and batch_op.collate_fn is None)
+                            gather=size is not None and batch_op.collate_fn is None, child_ops=child_ops)
         shuffle = mode == "train" if shuffle is None else shuffle
-        wanted = None
-        if steps_per_epoch and (shuffle or batched):
+        wanted = epoch_length(source) if isinstance(source, ExtendDataset) else None
+        if steps_per_epoch:  # exactly this many steps: the data is passed again, or the epoch cut short
             wanted = steps_per_epoch * (1 if batched else size or 1) * num_replicas
         sampler = EpochSampler(len(dataset), seed, epoch, shuffle=shuffle and not batched, num_samples=wanted,
                                num_replicas=num_replicas, rank=rank, pad=shuffle)
         workers = self.num_process if num_process is None else num_process
-        return DataLoader(dataset, batch_size=size, sampler=sampler, drop_last=batch_op.drop_last if size else False,
+        return (SkipEmptyLoader if skip_empty else DataLoader)(dataset, batch_size=size, sampler=sampler, drop_last=batch_op.drop_last if size else False,
                           num_workers=workers, persistent_workers=workers > 0,
                           collate_fn=Collator(batch_op, batch_ops, StepContext(mode, epoch, ds_id), tag_ds_id),
                           generator=torch.Generator().manual_seed(seed))  # worker seeds come from the run's seed
+
+    def _interleave_setup(self, source: Any, mode: str, epoch: int, ds_id: str) -> list[list[NumpyOp]] | None:
+        """FastEstimator's InterleaveDataset rules: each member's batch size comes from the Batch op for its
+        name (else the Pipeline's batch_size, else 1), and ops with ``ds_id=<name>`` run on that member only.
+        Returns each member's per-sample ops (None when the members have no names)."""
+        if not isinstance(source, InterleaveDataset):
+            return None
+        splits = [self.get_ops(mode, epoch, [ds_id, tag] if tag else ds_id) for tag in source.tags]
+        if not source.fixed_batch_sizes:
+            source.set_batch_sizes([batch_op.batch_size or 1 for _, batch_op, _ in splits])
+        return [ops for ops, _, _ in splits] if source.names else None
 
     def _keep_keys(self, output_keys: Iterable[str] | None, mode: str, epoch: int, ds_id: str) -> frozenset[str] | None:
         if output_keys is None:
@@ -228,8 +266,12 @@ class Pipeline:
     # ----- user helpers --------------------------------------------------------------------------------------
     def get_results(self, mode: str = "train", epoch: int = 1, ds_id: str = "", num_steps: int = 1,
                     shuffle: bool = False) -> dict[str, Any] | list[dict[str, Any]]:
-        """One batch (or a list of ``num_steps`` batches), computed in this process, to inspect the data."""
-        loader = self.get_loader(mode, epoch, ds_id, shuffle=shuffle, num_process=0)
+        """One batch (or a list of ``num_steps`` batches), computed in this process, to inspect the data.
+
+        As in FastEstimator, an empty list when ``ds_id`` has no data at ``epoch`` (scheduled None)."""
+        if mode in self.data and ds_id in self.data[mode] and _resolve(self.data[mode][ds_id], epoch) is None:
+            return []
+        loader = self.get_loader(mode, epoch, ds_id, shuffle=shuffle, num_process=0, skip_empty=True)
         batches = []
         for batch in loader:
             batches.append(batch)
@@ -237,20 +279,33 @@ class Pipeline:
                 break
         return batches[0] if num_steps == 1 else batches
 
-    def benchmark(self, mode: str = "train", epoch: int = 1, ds_id: str = "", num_steps: int = 1000,
+    def benchmark(self, mode: str = "train", epoch: int = 1, ds_id: str | None = None, num_steps: int = 1000,
                   log_interval: int = 100, detailed: bool = True) -> dict[str, float]:
         """Time the loader (with its worker processes) and, with ``detailed``, each op in this process.
 
         Prints ``fastest-Benchmark (Train): step: N; steps/sec: X;`` every ``log_interval`` steps, then
         a table of ms per visit and share of time per op (and for collation). Returns
-        ``{"steps/sec": ..., "<op name>": ms per visit, ...}``.
+        ``{"steps/sec": ..., "<op name>": ms per visit, ...}`` (with ``ds_id=None`` and several datasets, the
+        results of the last one; each is printed).
         """
         from fastest.pipeline_benchmark import benchmark
 
-        return benchmark(self, mode, epoch, ds_id, num_steps, log_interval, detailed)
+        ds_ids = self.get_ds_ids(epoch, mode) if ds_id is None else [ds_id]
+        results: dict[str, float] = {}
+        for one in ds_ids:
+            results = benchmark(self, mode, epoch, one, num_steps, log_interval, detailed)
+        return results
 
-    def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "") -> dict[str, Any]:
-        """Run one sample through the ops and return it as a batch of one (numpy arrays).
+    def transform(self, data: Mapping[str, Any], mode: str, epoch: int = 1, ds_id: str = "",
+                  target_type: str = "np") -> dict[str, Any]:
+        """Run one sample through the ops and return it as a batch of one.
+
+        Args:
+            data: One sample (it is not modified).
+            mode: "train", "eval", "test" or "infer".
+            epoch: Epoch whose schedules apply.
+            ds_id: Dataset id whose ops apply.
+            target_type: "np" for numpy arrays, "torch" for tensors (FastEstimator's argument).
 
         >>> import numpy as np
         >>> from fastest.op.numpyop.univariate import ExpandDims
@@ -260,14 +315,90 @@ class Pipeline:
         """
         if mode not in MODES:
             raise FastestValueError(f"Pipeline.transform: mode must be one of {list(MODES)}, received {mode!r}.")
+        if target_type not in ("np", "torch"):
+            raise FastestValueError(f"Pipeline.transform: target_type must be 'np' or 'torch' (fastest is PyTorch "
+                                    f"only), received {target_type!r}.")
         state = StepContext(mode, epoch, ds_id)
         sample_ops, batch_op, batch_ops = self.get_ops(mode, epoch, ds_id)
-        sample = run_ops(sample_ops, dict(data), state)
+        sample = run_ops(sample_ops, copy.deepcopy(dict(data)), state)
         if isinstance(sample, Filtered):
             return {}
         batch = Collator(batch_op, batch_ops, state)([sample])
+        if target_type == "torch":
+            return batch
         return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+    # ----- FastEstimator's loader context: ``with pipeline(mode="eval", epoch=2) as loader:`` -----------------
+    def __call__(self, mode: str, epoch: int = 1, ds_id: str = "", shuffle: bool | None = None,
+                 steps_per_epoch: int | None = None, output_keys: Iterable[str] | None = None) -> Pipeline:
+        """Choose the loader that ``with pipeline(...) as loader:`` opens (one at a time per Pipeline).
+
+        >>> import numpy as np
+        >>> from fastest.dataset import NumpyDataset
+        >>> pipe = Pipeline(NumpyDataset({"x": np.arange(6)}), batch_size=4, num_process=0)
+        >>> with pipe(mode="train", shuffle=False) as loader:
+        ...     [batch["x"].tolist() for batch in loader]
+        [[0, 1, 2, 3], [4, 5]]
+        """
+        if getattr(self, "_ctx_open", False):
+            raise FastestValueError("Pipeline already has an open loader; leave its 'with' block before asking for "
+                                    "another one.")
+        self._ctx_args: dict[str, Any] | None = {"mode": mode, "epoch": epoch, "ds_id": ds_id, "shuffle": shuffle,
+                          "steps_per_epoch": steps_per_epoch, "output_keys": output_keys}
+        return self
+
+    def __enter__(self) -> DataLoader:
+        if getattr(self, "_ctx_open", False):
+            raise FastestValueError("Pipeline already has an open loader; leave its 'with' block before opening "
+                                    "another one.")
+        args = getattr(self, "_ctx_args", None)
+        if args is None:
+            raise FastestValueError("Use the Pipeline as 'with pipeline(mode=...) as loader:' (call it with a mode).")
+        self._ctx_open = True
+        try:
+            return self.get_loader(args["mode"], args["epoch"], args["ds_id"], shuffle=args["shuffle"],
+                                   output_keys=args["output_keys"], steps_per_epoch=args["steps_per_epoch"],
+                                   skip_empty=True)
+        except BaseException:
+            self._ctx_open = False
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        self._ctx_open = False
+        self._ctx_args = None
+
+
+class SkipEmptyLoader(DataLoader):
+    """A DataLoader that leaves out the empty batches (every sample removed by ``RemoveIf``), as FE's loader."""
+
+    def __iter__(self) -> Any:
+        return (batch for batch in super().__iter__() if not isinstance(batch, Mapping) or batch)
 
 
 def _resolve(item: Any, epoch: int) -> Any:
     return item.get_current_value(epoch) if isinstance(item, Scheduler) else item
+
+
+def _check_batch_ops(ops: list[Any], data: Mapping[str, Mapping[str, Any]]) -> None:
+    """At most one Batch op per (mode, ds_id, epoch), checked over every epoch where the schedules differ."""
+    batch_ops = [op for op in ops if any(isinstance(v, Batch) for v in all_values(op))]
+    if len(batch_ops) < 2:
+        return
+    starts, cycle = {1}, 1
+    for op in batch_ops:
+        if isinstance(op, EpochScheduler):
+            starts |= set(op.epoch_dict)
+        elif isinstance(op, RepeatScheduler):
+            cycle = math.lcm(cycle, len(op.repeat_list))
+        elif isinstance(op, Scheduler):
+            starts |= set(range(1, 100))
+    epochs = sorted({start + k for start in starts for k in range(cycle)})
+    for mode, ds_ids in [*data.items(), ("infer", {"": None})]:
+        for ds_id in ds_ids:
+            for epoch in epochs:
+                found = [op for op in get_current_items(batch_ops, mode, epoch, ds_id) if isinstance(op, Batch)]
+                if len(found) > 1:
+                    raise FastestValueError(
+                        f"Pipeline: {len(found)} Batch ops apply to mode {mode!r}, ds_id {ds_id!r} at epoch {epoch}; "
+                        "give at most one per combination (separate them with mode=, ds_id= or the schedules)."
+                    )

@@ -58,9 +58,11 @@ class OpDataset(Dataset):
     """
 
     def __init__(self, dataset: Dataset, ops: list[NumpyOp], mode: str, ds_id: str, seed: int,
-                 keep_keys: frozenset[str] | None, deterministic: bool = False, gather: bool = False) -> None:
+                 keep_keys: frozenset[str] | None, deterministic: bool = False, gather: bool = False,
+                 child_ops: list[list[NumpyOp]] | None = None) -> None:
         self.dataset = dataset
         self.ops = ops
+        self.child_ops = child_ops  # per member of an InterleaveDataset (FE's ds_id=<member name> ops)
         self.mode = mode
         self.ds_id = ds_id
         self.seed = seed
@@ -117,13 +119,16 @@ class OpDataset(Dataset):
         if is_batched(self.dataset):  # a dataset that draws whole batches
             draw = getattr(self.dataset, "draw", None)
             batch = draw(index, self.seed, epoch) if draw is not None else self.dataset[index % len(self)]
-            return [run_ops(self.ops, dict(s), state, self.keep_keys) for s in batch]
+            ops = self.child_ops[self.dataset.source_of(index)] if self.child_ops else self.ops  # type: ignore[attr-defined]
+            return [run_ops(ops, dict(s), state, self.keep_keys) for s in batch]
         size = len(self)
         try:
             sample = self.dataset[index % size]
         except Exception as error:
             add_location(error, f"reading sample {index % size} of {type(self.dataset).__name__}", location(state))
             raise
+        if isinstance(sample, list) and sample and all(isinstance(s, Mapping) for s in sample):
+            return [run_ops(self.ops, dict(s), state, self.keep_keys) for s in sample]  # a list is a batch (FE)
         if not isinstance(sample, Mapping):
             raise FastestTypeError(
                 f"{type(self.dataset).__name__}[{index % size}] returned {type(sample).__name__}; Pipeline datasets "
@@ -191,7 +196,8 @@ class Collator:
         elif isinstance(samples, Mapping):  # batch_size=None and an unbatched dataset: one sample at a time
             batch = dict(samples)
         else:
-            kept = [s for s in samples if not isinstance(s, Filtered)]
+            flat = [s for item in samples for s in (item if isinstance(item, list) else [item])]
+            kept = [s for s in flat if not isinstance(s, Filtered)]
             if not kept:
                 return {}
             try:

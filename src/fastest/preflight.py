@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -44,8 +45,9 @@ def peek_keys(source: Any) -> list[str]:
     from torch.utils.data import DataLoader
 
     first = next(iter(source)) if isinstance(source, DataLoader) else source[0]
-    if isinstance(first, list) and getattr(source, "fe_batch", None) is not None:
-        first = first[0]
+    if isinstance(first, list) and first and (getattr(source, "fe_batch", None) is not None
+                                              or all(isinstance(item, Mapping) for item in first)):
+        first = first[0]  # a batched dataset, or an item that is a list of samples (a batch, as in FastEstimator)
     if not isinstance(first, Mapping):
         raise FastestTypeError(
             f"{type(source).__name__} yields {type(first).__name__}; Pipeline data must be dicts such as "
@@ -258,10 +260,12 @@ def _check_trace_inputs(sources: Iterable[tuple[Trace, set[str], str]]) -> None:
 def _check_eval_only_traces(traces: list[Any]) -> None:
     for item in traces:
         for trace in all_values(item):
-            if trace.mode == frozenset({"eval"}):
-                raise FastestValueError(
-                    f"{type(trace).__name__} runs only in mode 'eval', but the Pipeline has no eval_data, so it would "
-                    "never act. Give the Pipeline eval_data=..., or remove the trace."
+            if trace.mode == frozenset({"eval"}) and not trace.runs_first:  # the essential ones are the run's own
+                warnings.warn(  # FastEstimator runs such scripts (its cifar10_fast and cvae apps do), so not an error
+                    f"{type(trace).__name__} runs only in mode 'eval', but the Pipeline has no eval_data, so it will "
+                    "never act. Give the Pipeline eval_data=..., or remove the trace.",
+                    UserWarning,
+                    stacklevel=2,
                 )
 
 

@@ -52,12 +52,21 @@ class EpochScheduler(Scheduler[T]):
         self._epochs = list(self.epoch_dict)
 
     def get_current_value(self, epoch: int) -> T | None:
-        value = None
+        start = self._get_last_key(epoch)
+        return None if start is None else self.epoch_dict[start]
+
+    def _get_last_key(self, epoch: int) -> int | None:
+        """The last key of ``epoch_dict`` at or before ``epoch`` (None before the first key).
+
+        >>> EpochScheduler({1: "a", 3: "b"})._get_last_key(5)
+        3
+        """
+        last = None
         for start in self._epochs:
             if start > epoch:
                 break
-            value = self.epoch_dict[start]
-        return value
+            last = start
+        return last
 
     def get_all_values(self) -> list[T | None]:
         return list(self.epoch_dict.values())
@@ -89,21 +98,79 @@ class RepeatScheduler(Scheduler[T]):
         return list(range(1, min(total_epochs, len(self.repeat_list) + 1) + 1))
 
 
-def get_current_items(items: Iterable[Any], mode: str, epoch: int = 1, ds_id: str = "") -> list[Any]:
-    """Resolve schedulers for ``epoch`` and keep the items that run in ``mode`` for ``ds_id``.
+def get_current_items(items: Iterable[Any], run_modes: str | Iterable[str] | None = None, epoch: int | None = None,
+                      ds_id: str | Iterable[str] | None = None) -> list[Any]:
+    """Resolve schedulers for ``epoch`` and keep the items that run in ``run_modes`` for ``ds_id``.
 
-    Items without ``runs_in`` (e.g. a scheduled batch size) are kept as they are.
+    Items without ``runs_in`` (e.g. a scheduled batch size) are kept as they are; None values are dropped.
+
+    Args:
+        items: Items, or Schedulers of items.
+        run_modes: A mode or several (an item is kept if it runs in any); None: every mode.
+        epoch: The epoch to resolve schedulers at; None: every value a Scheduler may take.
+        ds_id: A dataset id or several (kept if the item runs for any); None: every dataset.
+
+    >>> get_current_items([RepeatScheduler(["a", None]), "b"], "train", epoch=2)
+    ['b']
+    >>> get_current_items([RepeatScheduler(["a", None]), "b"])
+    ['a', 'b']
     """
+    modes: list[str | None] = [None] if run_modes is None else _as_list(run_modes)
+    ds_ids: list[str | None] = [None] if ds_id is None else _as_list(ds_id)
     current = []
     for item in items:
         if isinstance(item, Scheduler):
-            item = item.get_current_value(epoch)
-        if item is None:
-            continue
-        runs_in = getattr(item, "runs_in", None)
-        if runs_in is None or runs_in(mode, ds_id):
-            current.append(item)
+            values = item.get_all_values() if epoch is None else [item.get_current_value(epoch)]
+        else:
+            values = [item]
+        for value in values:
+            if value is not None and any(_runs_in(value, m, d) for m in modes for d in ds_ids):
+                current.append(value)
     return current
+
+
+def _as_list(value: str | Iterable[str]) -> list[str | None]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _runs_in(item: Any, mode: str | None, ds_id: str | None) -> bool:
+    """Whether ``item`` runs in ``mode`` for ``ds_id``; None matches any mode (or dataset)."""
+    runs_in = getattr(item, "runs_in", None)
+    if runs_in is None:
+        return True
+    if mode is not None and ds_id is not None:
+        return bool(runs_in(mode, ds_id))
+    modes = getattr(item, "mode", None)
+    mode_ok = mode is None or modes is None or mode in modes
+    ids = getattr(item, "ds_id", None)
+    ds_ok = ds_id is None or ids is None or not hasattr(ids, "matches") or ids.matches(ds_id)
+    return mode_ok and ds_ok
+
+
+def get_signature_epochs(items: Iterable[Any], total_epochs: int, mode: str | None = None,
+                         ds_id: str | None = None) -> list[int]:
+    """The epochs in 1..total_epochs whose set of active items has not been seen at an earlier epoch.
+
+    A run needs to check (or trace) only these epochs: every other epoch repeats one of them.
+
+    Args:
+        items: Items, or Schedulers of items.
+        total_epochs: Last epoch to consider.
+        mode: Only items that run in this mode; None: all modes.
+        ds_id: Only items that run for this dataset id; None: all.
+
+    >>> get_signature_epochs([RepeatScheduler(["a", "b"]), EpochScheduler({1: "x", 4: None})], total_epochs=6)
+    [1, 2, 4, 5]
+    """
+    items = list(items)
+    seen: list[list[Any]] = []
+    epochs = []
+    for epoch in range(1, total_epochs + 1):
+        config = get_current_items(items, mode, epoch, ds_id)
+        if not any(len(config) == len(old) and all(map(_same, config, old)) for old in seen):
+            seen.append(config)
+            epochs.append(epoch)
+    return epochs
 
 
 def signature_epochs(items: Iterable[Any], total_epochs: int) -> list[int]:
@@ -113,6 +180,15 @@ def signature_epochs(items: Iterable[Any], total_epochs: int) -> list[int]:
         if isinstance(item, Scheduler):
             epochs.update(item.change_epochs(total_epochs))
     return sorted(e for e in epochs if e <= max(total_epochs, 1))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # e.g. arrays, whose == is elementwise
+        return False
 
 
 def all_values(item: Any) -> list[Any]:
@@ -177,3 +253,13 @@ def cosine_decay(time: int, cycle_length: int, init_lr: float, min_lr: float = 1
             done += length
             length *= cycle_multiplier
     return min_lr + (init_lr - min_lr) * (1 + math.cos(math.pi * (t - done) / length)) / 2
+
+
+def __getattr__(name: str) -> Any:
+    """``ARC`` (FastEstimator's learned learning-rate controller, ``fastest.lr_control``) is served here lazily,
+    as FE's ``fastest.schedule.lr_schedule.ARC`` path expects, without importing torch with the schedules."""
+    if name in ("ARC", "ArcNet"):
+        import importlib
+
+        return getattr(importlib.import_module("fastest.lr_control"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

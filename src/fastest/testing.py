@@ -30,7 +30,7 @@ Scripted eval losses for early stopping: the run ends after the epoch that stops
 
 >>> from fastest.trace.adapt import EarlyStopping
 >>> logs = run_epochs(EarlyStopping(monitor="ce", patience=2), [Epoch(logs={"ce": v}) for v in (0.9, 0.5, 0.6, 0.7, 0.1)])
-fastest-EarlyStopping: 'ce' did not improve for 2 epochs; stopping at epoch 4. Best value 0.5 at epoch 2.
+FastEstimator-EarlyStopping: 'ce' triggered an early stop. Its best value was 0.5 at epoch 2
 >>> [epoch["ce"] for epoch in logs]
 [0.9, 0.5, 0.6, 0.7]
 """

@@ -4,6 +4,7 @@ import importlib.util
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/adversarial_training/fgsm/fgsm.py"
@@ -28,13 +29,15 @@ def test_fgsm_steps_and_adversarial_loss_is_higher(tmp_path):
     for batch in estimator.pipeline.get_results(mode="train", num_steps=3, shuffle=True):
         out = network.transform(batch, mode="train")
         assert finite(out[k] for k in ("base_ce", "adv_ce", "avg_ce"))
-        assert out["avg_ce"] == pytest.approx((out["base_ce"] + out["adv_ce"]) / 2, abs=1e-6)
+        base, adv = float(out["base_ce"]), float(out["adv_ce"])
+        assert float(out["avg_ce"]) == pytest.approx((base + adv) / 2, abs=1e-6)
     assert all(not p.equal(b) for p, b in zip(model.parameters(), before))
     batch = estimator.pipeline.get_results(mode="eval")
     out = network.transform(batch, mode="eval")
-    assert out["adv_ce"] > out["base_ce"]  # the same batch, attacked
-    assert abs(out["x_adverse"] - batch["x"].numpy()).max() == pytest.approx(0.1, abs=1e-6)
-    assert out["x_adverse"].min() >= 0.0 and out["x_adverse"].max() <= 1.0
+    assert float(out["adv_ce"]) > float(out["base_ce"])  # the same batch, attacked
+    adverse = np.asarray(out["x_adverse"])
+    assert abs(adverse - batch["x"].numpy()).max() == pytest.approx(0.1, abs=1e-6)
+    assert adverse.min() >= 0.0 and adverse.max() <= 1.0
 
 
 def test_fgsm_fit_reports_losses_and_clean_and_adversarial_accuracy(tmp_path):

@@ -31,6 +31,6 @@ def test_mixup_mixes_train_batches_only(tmp_path):
     estimator = load_app().get_estimator(save_dir=str(tmp_path), batch_size=16)
     batch = estimator.pipeline.get_results(mode="train")
     assert set(np.unique(batch["y"].numpy())) == {0.0, 1.0}  # one-hot from the Pipeline
-    mixed = estimator.network.transform(batch, mode="train")["y"]
+    mixed = np.asarray(estimator.network.transform(batch, mode="train")["y"])
     assert np.allclose(mixed.sum(axis=1), 1.0) and (mixed.max(axis=1) < 1.0).any()  # soft labels
-    assert set(np.unique(estimator.network.transform(batch, mode="eval")["y"])) == {0.0, 1.0}
+    assert set(np.unique(np.asarray(estimator.network.transform(batch, mode="eval")["y"]))) == {0.0, 1.0}

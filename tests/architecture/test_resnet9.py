@@ -24,9 +24,10 @@ def test_resnet9_takes_any_size_and_outputs_probabilities(model, size):
 
 
 def test_resnet9_smallest_input_and_channels_and_classes():
-    model = ResNet9(input_size=(1, 8, 8), classes=3).eval()
+    model = ResNet9(input_size=(1, 16, 16), classes=3).eval()
     with torch.no_grad():
-        assert model(torch.rand(1, 1, 8, 8)).shape == (1, 3)
+        assert model(torch.rand(1, 1, 16, 16)).shape == (1, 3)
+        assert model(torch.rand(1, 1, 8, 8)).shape == (1, 3)  # the global pool is adaptive
 
 
 def test_resnet9_parameter_count_matches_hand_count(model):
@@ -44,16 +45,29 @@ def test_resnet9_is_a_residual_net_with_batch_norm_after_each_conv(model):
     assert [n.num_features for n in norms] == [c.out_channels for c in convs]
 
 
-def test_resnet9_pools_the_last_features_by_their_global_max():
+def test_resnet9_state_dict_has_fastestimators_names(model):
+    state = model.state_dict()
+    assert tuple(state["conv0.weight"].shape) == (64, 3, 3, 3)
+    assert tuple(state["residual2.conv2_bn.running_mean"].shape) == (256,)
+    assert tuple(state["fc1.weight"].shape) == (10, 512)
+    assert [name for name, _ in model.named_children()] == [
+        "conv0", "conv0_bn", "conv1", "conv1_bn", "residual1", "conv2", "conv2_bn", "residual2", "conv3", "conv3_bn",
+        "residual3", "fc1"]
+    assert model.conv0_bn.momentum == 0.2 and model.residual1.conv1_bn.momentum == 0.1
+
+
+def test_resnet9_output_is_softmax_of_fc1_on_the_global_max():
+    torch.manual_seed(0)
     model = ResNet9(input_size=(3, 16, 16), classes=4).eval()
+    seen = {}
+    model.fc1.register_forward_hook(lambda module, args, out: seen.update(features=args[0], logits=out))
     with torch.no_grad():
-        feats = model.layer3(model.layer2(model.layer1(model.prep(torch.rand(1, 3, 16, 16)))))
-        assert feats.shape == (1, 512, 2, 2)
-        pooled = model.pool(feats).flatten(1)
-    assert torch.equal(pooled, feats.amax(dim=(2, 3)))
+        out = model(torch.rand(1, 3, 16, 16))
+    assert seen["features"].shape == (1, 512)
+    assert torch.allclose(out, torch.softmax(seen["logits"], dim=-1))
 
 
-@pytest.mark.parametrize("size", [(3, 4, 32), (3, 32), (0, 32, 32)])
+@pytest.mark.parametrize("size", [(3, 8, 32), (3, 32), (0, 32, 32)])
 def test_resnet9_rejects_bad_input_size(size):
-    with pytest.raises(FastestValueError, match=r"height and width >= 8.*received"):
+    with pytest.raises(FastestValueError, match=r"height and width >= 16.*received"):
         ResNet9(input_size=size)

@@ -82,3 +82,9 @@ def test_unet_rejects_bad_input_size(size):
 def test_unet_rejects_bad_output_channel():
     with pytest.raises(FastestValueError, match="output_channel must be a positive int, received 0"):
         UNet(input_size=(1, 16, 16), output_channel=0)
+
+
+def test_unet_check_input_size_is_a_static_method_like_fastestimators():
+    UNet._check_input_size((1, 16, 48))
+    with pytest.raises(FastestValueError, match="UNet: input_size must be"):
+        UNet._check_input_size((1, 18, 16))

@@ -104,13 +104,16 @@ def test_train_digits(digits_run):
     folder, _, done = digits_run
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
-    assert lines[0] == "fastest-Start: step: 0; total epochs: 1"  # --epochs 1 beat the JSON's 3
-    train = [line for line in lines if line.startswith("fastest-Train:")]
-    assert [re.match(r"fastest-Train: step: (\d+);", line).group(1) for line in train] == ["1", "2", "4", "4"]
-    assert all(re.search(r"ce: [\d.]+; steps/sec: [\d.]+; lenet_lr: [\d.e-]+;$", line) for line in train[:3])
-    assert re.fullmatch(r"fastest-Eval: step: 4; epoch: 1; ce: [\d.]+; accuracy: [\d.]+; .*",
-                        next(line for line in lines if line.startswith("fastest-Eval:")))
-    assert any(line.startswith("fastest-Finish: step: 4;") for line in lines)
+    assert lines[0].startswith("FastEstimator-Start: step: 1;")
+    assert [line for line in lines if line.startswith("FastEstimator-Eval:")][-1].startswith(
+        "FastEstimator-Eval: step: 4; epoch: 1;")  # --epochs 1 beat the JSON's 3
+    train = [line for line in lines if line.startswith("FastEstimator-Train:")]
+    assert [re.match(r"FastEstimator-Train: step: (\d+);", line).group(1) for line in train] == ["1", "2", "4", "4"]
+    assert all(re.search(r"\bce: [\d.]+;", line) and re.search(r"\bsteps/sec: [\d.]+;", line) and
+               re.search(r"\blenet_lr: [\d.e-]+;", line) for line in train[1:3])  # the first has no speed yet
+    assert re.fullmatch(r"FastEstimator-Eval: step: 4; epoch: 1; accuracy: [\d.]+; ce: [\d.]+; .*",
+                        next(line for line in lines if line.startswith("FastEstimator-Eval:")))
+    assert any(line.startswith("FastEstimator-Finish: step: 4;") for line in lines)
     rows = list(csv.DictReader((folder / "out" / "digits_logs.csv").open()))
     assert [(row["mode"], row["step"]) for row in rows] == [("train", "1"), ("train", "2"), ("train", "4"),
                                                             ("train", "4"), ("eval", "4")]
@@ -170,17 +173,18 @@ def toy(tmp_path, isolated):
 def test_test_command(toy, capsys):
     run_main(["test", str(toy / "toy.py"), "--hidden", "4", "--summary", "probe"])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == ["hidden=4", "fastest-Test: step: 0; total epochs: 1"]
-    assert re.fullmatch(r"fastest-Test: step: 0; epoch: 0; ce: [\d.]+; accuracy: 0?\.\d+;", lines[2]), lines
-    assert not any(line.startswith("fastest-Train") for line in lines)
+    assert lines[0] == "hidden=4"
+    assert re.fullmatch(r"FastEstimator-Test: step: 0; epoch: 0; accuracy: 0?\.\d+; ce: [\d.]+;", lines[1]), lines
+    assert not any(line.startswith("FastEstimator-Train") for line in lines)
 
 
 def test_run_fits_then_tests_a_file_with_only_get_estimator(toy, capsys):
     run_main(["run", str(toy / "toy.py"), "--epochs", "2", "--warmup", "false"])
     lines = capsys.readouterr().out.splitlines()
-    assert "fastest-Start: step: 0; total epochs: 2" in lines
-    assert any(line.startswith("fastest-Finish: step: 6;") for line in lines)  # 48 samples / 16 = 3 steps an epoch
-    assert re.fullmatch(r"fastest-Test: step: 6; epoch: 2; ce: [\d.]+; accuracy: 0?\.\d+;", lines[-2]), lines
+    assert any(line.startswith("FastEstimator-Train: step: 6; epoch: 2;") for line in lines)
+    assert any(line.startswith("FastEstimator-Finish: step: 6;") for line in lines)  # 48 samples / 16 = 3 steps an epoch
+    assert re.fullmatch(r"FastEstimator-Test: step: 6; epoch: 2; accuracy: 0?\.\d+; ce: [\d.]+;",
+                        next(line for line in lines if line.startswith("FastEstimator-Test:"))), lines
 
 
 def test_run_calls_fastestimator_run_with_merged_hyperparameters(tmp_path, isolated):
@@ -191,6 +195,14 @@ def test_run_calls_fastestimator_run_with_merged_hyperparameters(tmp_path, isola
               "--layers", "[64,", "32]", "--momentum", "-0.5", "--name=adam", "--flag"])
     assert json.loads(out.read_text()) == \
         {"epochs": 5, "lr": 0.01, "momentum": -0.5, "layers": [64, 32], "name": "adam", "flag": True}
+
+
+def test_run_also_calls_the_renamed_fastest_run(tmp_path, isolated):
+    # A FastEstimator script after the rename fastestimator -> fastest defines fastest_run().
+    (tmp_path / "app.py").write_text(RUN_APP.replace("def fastestimator_run(", "def fastest_run("))
+    out = tmp_path / "seen.json"
+    run_main(["run", str(tmp_path / "app.py"), "--out", str(out), "--epochs", "3"])
+    assert json.loads(out.read_text())["epochs"] == 3
 
 
 def test_a_cli_error_is_one_line_with_exit_code_2(tmp_path):

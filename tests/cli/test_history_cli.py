@@ -72,7 +72,7 @@ def test_sql_as_table_and_csv(history, capsys):
 
 def test_log_and_err_of_a_run(history, capsys):
     log = cli(capsys, "log", "1")
-    assert log.startswith("fastest-Start: step: 0;") and "fastest-Train: step: 1;" in log
+    assert log.startswith("FastEstimator-Start: step: 1;") and "FastEstimator-Train: step: 1;" in log
     trace = cli(capsys, "err", "2")
     assert trace.startswith("Traceback (most recent call last):") and trace.rstrip().endswith("bad value")
 

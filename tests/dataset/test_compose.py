@@ -108,8 +108,7 @@ def test_interleave_follows_the_pattern_with_per_dataset_batch_sizes():
 
 def test_interleave_errors():
     a, b = one_class(0, 4, 0), one_class(1, 4, 100)
-    with pytest.raises(FastestValueError, match="needs batch_size="):
-        InterleaveDataset([a, b])
+    assert InterleaveDataset([a, b]).batch_sizes == [1, 1]  # FE: the Pipeline sets them (set_batch_sizes)
     with pytest.raises(FastestValueError, match=r"unknown datasets \['c'\]"):
         InterleaveDataset({"a": a, "b": b}, pattern=["a", "c"], batch_size=1)
     with pytest.raises(FastestValueError, match=r"never uses dataset\(s\) \[1\]"):
@@ -132,6 +131,15 @@ def test_combined_dataset_concatenates_and_splits_across_members():
 
 
 def test_combined_dataset_key_mismatch_names_the_keys():
-    with pytest.raises(FastestValueError, match=r"dataset 0 has \['x', 'y'\], dataset 1 has \['x', 'z'\] "
-                                                r"\(only in 0: \['y'\], only in 1: \['z'\]\)"):
+    with pytest.raises(KeyError, match="All datasets should have the same keys") as caught:
         CombinedDataset([one_class(0, 2, 0), NumpyDataset({"x": [1], "z": [2]})])
+    assert "dataset 0 has ['x', 'y'], dataset 1 has ['x', 'z'] (only in 0: ['y'], only in 1: ['z'])" in \
+        caught.value.__notes__[0]
+    with pytest.raises(ValueError, match="datasets should not be an empty iterable"):
+        CombinedDataset([])
+    with pytest.raises(TypeError, match="should be a type of PyTorch Dataset") as caught:
+        CombinedDataset([one_class(0, 2, 0), "ds2"])
+    assert caught.value.__notes__ == ["CombinedDataset: item 1 is str."]
+    with pytest.raises(IndexError, match="list index out of range") as caught:
+        CombinedDataset([one_class(0, 2, 0)])[2]
+    assert caught.value.__notes__ == ["CombinedDataset has 2 samples, received index 2."]

@@ -62,10 +62,10 @@ def labelled(counts: list[int]) -> NumpyDataset:
 
 def test_stratified_split_keeps_class_ratios_within_one_sample():
     ds = labelled([50, 30, 7])
-    a, b = ds.split(0.3, 0.2, seed=1, stratify="y")
-    assert np.bincount(a.data["y"]).tolist() == [15, 9, 2]  # round(0.3 * n_c)
-    assert np.bincount(b.data["y"]).tolist() == [10, 6, 1]  # round(0.2 * n_c)
-    assert np.bincount(ds.data["y"]).tolist() == [25, 15, 4]
+    a, b = ds.split(0.3, 0.2, seed=1, stratify="y")  # FE's sizes: ceil(0.3 * 87) = 27 and ceil(0.2 * 87) = 18
+    assert np.bincount(a.data["y"]).tolist() == [16, 9, 2]  # round(27 * n_c / 87)
+    assert np.bincount(b.data["y"]).tolist() == [11, 6, 1]  # round(18 * n_c / 87) = 17, + 1 to the largest class
+    assert np.bincount(ds.data["y"]).tolist() == [23, 15, 4]
     for part, fraction in ((a, 0.3), (b, 0.2)):
         assert np.all(np.abs(np.bincount(part.data["y"]) - fraction * np.array([50, 30, 7])) <= 1)
     everything = np.concatenate([a.data["x"], b.data["x"], ds.data["x"]])
@@ -99,8 +99,10 @@ def test_split_index_and_stratify_errors():
         ds.split([1], stratify="y")
     with pytest.raises(KeyError, match="no key 'yy'.*Did you mean 'y'"):
         ds.split(0.5, stratify="yy")
-    with pytest.raises(FastestValueError, match="would be empty"):
-        labelled([3, 3]).split(0.1, stratify="y")
+    with pytest.raises(FastestValueError, match="leave nothing"):
+        labelled([3, 3]).split(0.5, 0.5, stratify="y")
+    tiny = labelled([3, 3]).split(0.1, stratify="y")  # ceil(0.6) = 1 sample, as in FastEstimator
+    assert len(tiny) == 1
     assert len(ds) == 10  # failed splits leave the dataset alone
 
 

@@ -21,8 +21,8 @@ def test_csv_rows_become_typed_samples(tmp_path):
     path.write_text("image;label;weight;note\nimg/a.png;0;0.5;\nimg/b.png;2;;x\nimg/c.png;1;2;y\n")
     ds = CSVDataset(str(path), delimiter=";")
     rows = [ds[i] for i in range(len(ds))]
-    assert [(r["image"], r["label"], r["note"]) for r in rows] == [
-        ("img/a.png", 0, ""), ("img/b.png", 2, "x"), ("img/c.png", 1, "y")]
+    assert [(r["image"], r["label"]) for r in rows] == [("img/a.png", 0), ("img/b.png", 2), ("img/c.png", 1)]
+    assert math.isnan(rows[0]["note"]) and ds["note"][1:] == ["x", "y"]  # pandas' NaN for a missing cell
     assert ds.data["label"].dtype == np.int64 and type(rows[0]["image"]) is str
     assert rows[0]["weight"] == 0.5 and math.isnan(rows[1]["weight"]) and rows[2]["weight"] == 2.0
     assert ds.parent_path == str(tmp_path)
@@ -33,7 +33,7 @@ def test_csv_include_if(tmp_path):
     path = tmp_path / "data.csv"
     path.write_text("name,fold\na,0\nb,1\nc,2\nd,1\n")
     assert [s["name"] for s in CSVDataset(str(path), include_if={"fold": [1, 2]})] == ["b", "c", "d"]
-    assert [s["name"] for s in CSVDataset(str(path), include_if=lambda row: row["name"] > "b")] == ["c", "d"]
+    assert [s["name"] for s in CSVDataset(str(path), include_if=lambda name: name > "b")] == ["c", "d"]
     with pytest.raises(KeyError, match="column 'folds'"):
         CSVDataset(str(path), include_if={"folds": 1})
     with pytest.raises(FastestValueError, match="no file"):
@@ -116,3 +116,12 @@ def test_siamese_one_shot_trial(tmp_path):
     assert len({os.path.dirname(p) for p in right}) == 3
     with pytest.raises(FastestValueError, match="2 <= n <= 3"):
         ds.one_shot_trial(4)
+
+
+def test_siamese_split_ignores_stratify_with_a_warning(tmp_path):
+    touch(tmp_path, *(f"{c}/{i}.png" for c in "abcd" for i in range(2)))
+    ds = SiameseDirDataset(str(tmp_path))
+    with pytest.warns(UserWarning, match="splits whole classes, so stratify='y' is ignored"):
+        part = ds.split(2, seed=1, stratify="y")
+    assert len(part) == 4 and len(ds) == 4 and len(part.class_members) == 2
+    assert DirDataset(str(tmp_path) + "/").root_dir == str(tmp_path)

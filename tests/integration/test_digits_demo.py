@@ -15,7 +15,7 @@ def test_digits_demo_script(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(x for x in result.stdout.splitlines() if x.startswith("best eval accuracy:"))
     assert float(line.split()[3]) >= 0.95
-    assert "fastest-Train: step: 1;" in result.stdout and "fastest-Eval: step: 450; epoch: 10;" in result.stdout
+    assert "FastEstimator-Train: step: 1;" in result.stdout and "FastEstimator-Eval: step: 450; epoch: 10;" in result.stdout
     files = sorted(os.listdir(tmp_path))
     assert files == ["digits_curves.png", "digits_logs.csv", "lenet_best_accuracy.pt"], files
     rows = (tmp_path / "digits_logs.csv").read_text().splitlines()

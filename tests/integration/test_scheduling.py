@@ -127,7 +127,7 @@ def test_two_eval_datasets_report_each_and_pooled_accuracy(toy_data):
     def accuracy_of(ds):
         out = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred")]).transform(
             {"x": ds.data["x"]}, mode="eval")
-        return float((out["y_pred"].argmax(1) == ds.data["y"]).mean())
+        return float((out["y_pred"].argmax(1).numpy() == ds.data["y"]).mean())
 
     assert hist["accuracy|a"][step] == pytest.approx(accuracy_of(a), abs=1e-6)
     assert hist["accuracy|b"][step] == pytest.approx(accuracy_of(b), abs=1e-6)

@@ -21,7 +21,7 @@ from fastest.trace.metric import Accuracy
 from tests.conftest import quiet_estimator
 from tests.test_estimator import classifier
 
-TIMING = ("steps/sec", "epoch_time(sec)", "total_time(sec)")
+TIMING = ("steps/sec", "epoch_time(sec)", "total_time(sec)", "num_device", "logging_interval")  # and the Start line
 
 
 def dropout_net() -> nn.Module:

@@ -48,11 +48,11 @@ def test_no_bar_frames_when_stdout_is_a_file(tmp_path):
     text = log.read_text()
     assert "\r" not in text and "it/s" not in text and "Epoch" not in text
     lines = text.splitlines()
-    assert lines[0] == "fastest-Start: step: 0; total epochs: 3"
-    assert [line.split(";")[0] for line in lines if line.startswith("fastest-Train")] == [
-        f"fastest-Train: step: {step}" for step in (1, 2, 4, 4, 6, 8, 8, 10, 12, 12)]  # log steps and epoch ends
-    assert sum(line.startswith("fastest-Eval") for line in lines) == 3
-    assert lines[-1].startswith("fastest-Finish: step: 12;")
+    assert lines[0] == "FastEstimator-Start: step: 1; logging_interval: 2; num_device: 0;"
+    assert [line.split(";")[0] for line in lines if line.startswith("FastEstimator-Train")] == [
+        f"FastEstimator-Train: step: {step}" for step in (1, 2, 4, 4, 6, 8, 8, 10, 12, 12)]  # log steps and epoch ends
+    assert sum(line.startswith("FastEstimator-Eval") for line in lines) == 3
+    assert lines[-1].startswith("FastEstimator-Finish: step: 12;")
 
 
 class Terminal(io.StringIO):
@@ -100,8 +100,8 @@ def test_log_lines_go_through_the_bar_and_epochs_count_from_1(estimator, monkeyp
     assert est.system.write is print_line  # given back when the run ends
     text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", terminal.getvalue())  # tqdm moves the cursor between its bars
     for line in text.split("\n"):
-        if "fastest-" in line:  # the bars were cleared (carriage return, blanks, carriage return) first
-            assert line.rsplit("\r", 1)[-1].startswith("fastest-"), repr(line)
+        if "FastEstimator-" in line:  # the bars were cleared (carriage return, blanks, carriage return) first
+            assert line.rsplit("\r", 1)[-1].startswith("FastEstimator-"), repr(line)
     frames = [(label, int(pct)) for label, pct in re.findall(r"Epoch ([^:]*): +(\d+)%", text)]
     assert ("2/2", 100) in frames
     assert all("/" in label for label, pct in frames if pct > 0), frames  # Lightning's 0-based label: at 0% only
@@ -114,7 +114,7 @@ def test_no_bar_no_hook_when_stdout_is_not_a_terminal(estimator, monkeypatch):
     assert len(est.to_lightning(warmup=False).callbacks) == 1  # the trace bridge only
     est.fit(warmup=False)
     assert {write for write, _ in trace.seen} == {print_line}
-    assert "Epoch" not in sys.stdout.getvalue() and "fastest-Train: step: 4;" in sys.stdout.getvalue()
+    assert "Epoch" not in sys.stdout.getvalue() and "FastEstimator-Train: step: 4;" in sys.stdout.getvalue()
 
 
 def test_users_trainer_gets_the_fastest_bar(estimator, monkeypatch):

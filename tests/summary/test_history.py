@@ -118,7 +118,7 @@ def runs(tmp_path_factory) -> SimpleNamespace:
         with open(outs[name][0], "w") as out, open(outs[name][1], "w") as err:
             procs[name] = subprocess.Popen(command, stdout=out, stderr=err, cwd=folder, env=env)
     deadline = time.monotonic() + 400
-    while "fastest-Train: step: 1;" not in outs["script"][0].read_text().partition("a long run starts")[2]:
+    while "FastEstimator-Train: step: 1;" not in outs["script"][0].read_text().partition("a long run starts")[2]:
         assert procs["script"].poll() is None and time.monotonic() < deadline, outs["script"][1].read_text()
         time.sleep(0.1)
     procs["script"].send_signal(signal.SIGTERM)
@@ -144,7 +144,7 @@ def test_two_processes_record_at_once_and_both_complete(runs):
     assert cli["torch_version"] and cli["lightning_version"] and cli["fastest_version"] == fe.__version__
     assert (cli["devices"], cli["n_restarts"], cli["n_workers"]) == ("1 x cpu", 0, 0)
     log = rows(runs.db, f"SELECT log FROM logs WHERE fk = {cli['pk']}")[0]["log"]
-    assert log in runs.text["cli"][0] and "fastest-Train: step: 3;" in log and "fastest-Eval: step: 3;" in log
+    assert log in runs.text["cli"][0] and "FastEstimator-Train: step: 3;" in log and "FastEstimator-Eval: step: 3;" in log
     used = rows(runs.db, f"SELECT (SELECT GROUP_CONCAT(trace) FROM traces WHERE fk = {cli['pk']}) AS traces, "
                          f"(SELECT GROUP_CONCAT(net_op) FROM network WHERE fk = {cli['pk']}) AS ops, "
                          f"(SELECT GROUP_CONCAT(mode || '=' || dataset) FROM datasets WHERE fk = {cli['pk']}) AS data")
@@ -168,7 +168,7 @@ def test_sigterm_during_training_is_aborted(runs):
     error = rows(runs.db, f"SELECT * FROM errors WHERE fk = {run['pk']}")[0]
     assert error["exc_type"] == "TrainingInterrupted" and error["exc_msg"].startswith("stopped by SIGTERM at step ")
     log = rows(runs.db, f"SELECT log FROM logs WHERE fk = {run['pk']}")[0]["log"]
-    assert "fastest-Train: step: 1;" in log
+    assert "FastEstimator-Train: step: 1;" in log
 
 
 # ----- in-process ----------------------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_fit_and_test_each_record_a_row_and_the_console_text(db, toy_data, capsy
     est.test()
     assert sys.stdout is stdout  # the copy of stdout is gone
     printed = capsys.readouterr().out
-    assert "fastest-Train: step: 1;" in printed  # still printed
+    assert "FastEstimator-Train: step: 1;" in printed  # still printed
     fit, test = rows(db)
     assert (fit["file"], fit["experiment"], fit["mode"], fit["status"]) == ("test_history.py", "toy", "fit", "Completed")
     assert (test["experiment"], test["mode"], test["status"]) == ("toy", "test", "Completed")
@@ -211,7 +211,7 @@ def test_a_long_run_writes_its_console_text_while_it_runs(db, toy_data, monkeypa
     monkeypatch.setattr("fastest.summary.history.recorder._LOG_FLUSH_SECONDS", 0.0)
     reader = ReadsTheLog(db)
     estimator(toy_data, traces=[reader], epochs=2).fit()
-    assert "fastest-Eval: step: 4; epoch: 1;" in reader.seen and "epoch: 2" not in reader.seen
+    assert "FastEstimator-Eval: step: 4; epoch: 1;" in reader.seen and "epoch: 2" not in reader.seen
     assert rows(db, "SELECT log FROM logs")[0]["log"].startswith(reader.seen)
 
 
@@ -373,15 +373,15 @@ def test_with_a_progress_bar_the_console_text_is_the_log_lines_alone(db, toy_dat
     assert "\r" in printed and "it/s]" in printed  # Lightning's bar was drawn
     log = rows(db, "SELECT log FROM logs")[0]["log"]
     lines = [line for line in log.splitlines() if line]  # (a bar closing may leave an empty line)
-    assert len(lines) == 14 and all(line.startswith("fastest-") for line in lines), log  # 8 steps + 2 epochs
-    assert lines[0] == "fastest-Start: step: 0; total epochs: 2" and lines[-1].startswith("fastest-Finish: step: 8;")
+    assert len(lines) == 14 and all(line.startswith("FastEstimator-") for line in lines), log  # 8 steps + 2 epochs
+    assert lines[0].startswith("FastEstimator-Start: step: 1;") and lines[-1].startswith("FastEstimator-Finish: step: 8;")
 
 
 def test_console_text_drops_bar_frames_and_escape_codes_and_keeps_every_other_line():
     raw = ("\rEpoch 1:   0%|  | 0/4 [00:00<?, ?it/s]\rEpoch 1:  50%|# | 2/4 [00:01<00:01, 2.0it/s]\r          \r"
-           "fastest-Train: step: 2;\n\n\x1b[A\rValidation: 100%|##| 2/2 [00:00<00:00, 9.1it/s]\n\x1b[31mred\x1b[0m\n"
+           "FastEstimator-Train: step: 2;\n\n\x1b[A\rValidation: 100%|##| 2/2 [00:00<00:00, 9.1it/s]\n\x1b[31mred\x1b[0m\n"
            "\rEpoch 1: 100%|##| 4/4 [00:02<00:00, 2.0it/s]\nplain line\npartial")
-    assert console_text(raw) == "fastest-Train: step: 2;\n\nred\nplain line\npartial"
+    assert console_text(raw) == "FastEstimator-Train: step: 2;\n\nred\nplain line\npartial"
 
 
 def test_table_text_and_csv():

@@ -140,13 +140,13 @@ def test_auc_equals_sklearn_binary_and_one_vs_rest():
         roc_auc_score(Y_BIN, LOGIT_BIN[:, 0]), abs=1e-6)
     for average in ("macro", "weighted"):
         expected = roc_auc_score(Y_MC, P_MC, multi_class="ovr", average=average)
-        assert value(AUCScore(true_key="y", pred_key="p", average=average), Y_MC, P_MC) == pytest.approx(
+        assert value(AUCScore(true_key="y", pred_key="p", average=average, multi_class="ovr"), Y_MC, P_MC) == pytest.approx(
             expected, abs=1e-6)
-    from_logits = AUCScore(true_key="y", pred_key="p", from_logits=True)
+    from_logits = AUCScore(true_key="y", pred_key="p", from_logits=True)  # one-hot labels: scored per column
     assert value(from_logits, ONEHOT_MC, LOGIT_MC) == pytest.approx(
         roc_auc_score(Y_MC, P_MC, multi_class="ovr"), abs=1e-6)
-    with pytest.raises(FastestValueError, match="average must be 'macro', 'weighted' or 'none'"):
-        AUCScore(true_key="y", pred_key="p", average="micro")
+    with pytest.raises(FastestValueError, match="average must be 'macro', 'weighted', 'micro', 'samples' or None"):
+        AUCScore(true_key="y", pred_key="p", average="mean")
 
 
 def numpy_calibration_error(confidence, correct, n_bins, norm):

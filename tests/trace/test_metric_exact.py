@@ -12,7 +12,8 @@ from sklearn.metrics import matthews_corrcoef
 
 from fastest.testing import run_trace
 from fastest.trace.metric import MCC, CalibrationError, MeanAveragePrecision
-from fastest.trace.metric.classification import equal_width_calibration_error, matthews_from_confusion
+from fastest.trace.metric.calibration import equal_width_calibration_error
+from fastest.trace.metric.classification import matthews_from_confusion
 
 
 def logged(trace, y, p, batch=64):
@@ -37,7 +38,7 @@ def numpy_calibration_error(confidence, correct, n_bins, norm):
 
 def test_saturated_confidence_is_in_the_last_bin():
     y, p = np.array([1, 1, 0]), np.array([[0.05, 0.95], [0, 1], [0, 1]], dtype=np.float32)
-    got = logged(CalibrationError(true_key="y", pred_key="p"), y, p)
+    got = logged(CalibrationError(true_key="y", pred_key="p"), y, p)  # the default is the equal-width error
     conf = p.max(1).astype(np.float64)
     assert got == pytest.approx(abs(2 / 3 - conf.mean()), abs=1e-12)  # one bin holds all three (was 0.35)
     assert got == pytest.approx(numpy_calibration_error(conf, p.argmax(1) == y, 15, "l1"), abs=1e-12)

@@ -134,7 +134,7 @@ def test_data_flow_svg_names_the_ops_and_links_to_their_tables(digits_report):
     svgs = page.all("svg")
     assert len(svgs) == 2  # train and eval, epoch 1
     words = " ".join(page.svg_text)
-    for name in ("NumpyDataset, 1438 samples", "ExpandDims", "Minmax", "Batch (batch_size=32)", "ModelOp (lenet)",
+    for name in ("NumpyDataset, 1437 samples", "ExpandDims", "Minmax", "Batch (batch_size=32)", "ModelOp (lenet)",
                  "CrossEntropy", "UpdateOp (lenet)", "Accuracy", "BestModelSaver (lenet)", "x → y_pred"):
         assert name in words
     links = [a["href"] for a in page.all("a") if a.get("href", "").startswith("#obj-")]
@@ -180,10 +180,10 @@ def test_summary_system_and_log_sections(digits_report):
     assert torch.__version__ in system and np.__version__ in system and "PyTorch Lightning" in system
     assert f"Seed{estimator.system.seed}" in system.replace("\n", "")
     log = page.section_text["log"].removeprefix("Console log")
-    assert "fastest-Train: step: 1;" in log and "fastest-Eval: step: 3; epoch: 1;" in log
+    assert "FastEstimator-Train: step: 1;" in log and "FastEstimator-Eval: step: 3; epoch: 1;" in log
     finish, restored = log.rstrip().splitlines()[-2:]  # the report runs after every other trace's on_end
-    assert finish.startswith("fastest-Finish: step: 3; total_time(sec):")
-    assert restored.startswith("fastest-BestModelSaver: restored lenet from")
+    assert finish.startswith("FastEstimator-Finish: step: 3;") and " total_time(sec):" in finish
+    assert restored.startswith("FastEstimator-BestModelSaver: restored lenet from")
     assert log.strip() == (Path(report.resource_dir) / "digits_report.txt").read_text().strip()
 
 
@@ -223,7 +223,7 @@ def test_test_after_fit_rewrites_the_report_with_the_test_flow_and_log(tmp_path,
     assert re.findall(r"<h3>(Train|Eval|Test)</h3>", text) == ["Train", "Eval", "Test"] and len(page.all("svg")) == 3
     fit_log = first.section_text["log"].removeprefix("Console log").strip()
     log = page.section_text["log"].removeprefix("Console log")
-    assert log.startswith(fit_log) and "fastest-Test: step: 4; epoch: 1; ce:" in log[len(fit_log):]
+    assert log.startswith(fit_log) and "FastEstimator-Test: step: 4; epoch: 1; ce:" in log[len(fit_log):]
     assert "fastest-Test" not in fit_log
 
 

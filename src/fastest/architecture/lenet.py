@@ -1,48 +1,75 @@
-"""LeNet: a small CNN for small images (digits, MNIST, CIFAR)."""
+"""LeNet: a small CNN for small images (MNIST, CIFAR, and scikit-learn's 8×8 digits)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+from torch.nn import functional as fn
 
 from fastest.errors import FastestValueError
 
+MIN_SIZE = 18  # three unpadded 3×3 convolutions and two 2×2 pools leave at least one pixel
+
 
 class LeNet(nn.Module):
-    """Three 3×3 convolutions (32, 64, 64 channels; two 2×2 max-pools), then 64 units and a softmax.
+    """Three 3×3 convolutions (32, 64, 64 channels, two 2×2 max-pools), 64 units, then a softmax.
 
-    Convolutions keep the spatial size ("same" padding), so any input of at least 4×4 works:
-    (1, 8, 8) digits, (1, 28, 28) MNIST, (3, 32, 32) CIFAR. The output is class probabilities
-    (softmax), as in FastEstimator; use ``CrossEntropy(from_logits=False)`` (the default).
+    For images of at least 18×18 the layers are FastEstimator's PyTorch ``LeNet`` (unpadded
+    convolutions; names ``conv1``…``conv3``, ``fc1``, ``fc2`` and parameter shapes alike), so its state
+    dicts load here. Smaller images (scikit-learn's 8×8 digits, down to 4×4), which FastEstimator
+    rejects, get the same layers with "same"-padded convolutions. The output is class
+    probabilities (softmax); use ``CrossEntropy(from_logits=False)`` (the default).
 
     Args:
         input_shape: (channels, height, width).
         classes: Number of classes.
 
-    >>> LeNet(input_shape=(1, 8, 8))(torch.zeros(2, 1, 8, 8)).shape
-    torch.Size([2, 10])
-    >>> LeNet(input_shape=(3, 32, 32), classes=5)(torch.zeros(1, 3, 32, 32)).sum().item()
+    >>> LeNet()(torch.zeros(2, 1, 28, 28)).shape, LeNet().fc1.in_features
+    (torch.Size([2, 10]), 576)
+    >>> LeNet(input_shape=(1, 8, 8), classes=5)(torch.zeros(1, 1, 8, 8)).sum().item()
     1.0
     """
 
-    def __init__(self, input_shape: tuple[int, int, int] = (1, 28, 28), classes: int = 10) -> None:
-        super().__init__()
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), classes: int = 10) -> None:
         if len(input_shape) != 3 or min(input_shape[1:]) < 4:
             raise FastestValueError(
-                f"LeNet: input_shape must be (channels, height, width) with height and width >= 4, "
-                f"received {input_shape}."
+                f"LeNet: input_shape must be (channels, height, width) with height and width >= 4, received "
+                f"{tuple(input_shape)}."
             )
+        super().__init__()
         channels, height, width = input_shape
-        self.conv1 = nn.Conv2d(channels, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv3 = nn.Conv2d(64, 64, 3, padding=1)
-        self.pool = nn.MaxPool2d(2)
-        self.fc1 = nn.Linear(64 * (height // 4) * (width // 4), 64)
+        self.pool_kernel = 2
+        self.padded = min(height, width) < MIN_SIZE
+        padding = 1 if self.padded else 0
+        self.conv1 = nn.Conv2d(channels, 32, 3, padding=padding)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=padding)
+        self.conv3 = nn.Conv2d(64, 64, 3, padding=padding)
+        self.fc1 = nn.Linear(64 * self._flat_size(height) * self._flat_size(width), 64)
         self.fc2 = nn.Linear(64, classes)
 
+    def _flat_size(self, size: int) -> int:
+        """Pixels left along one axis after conv, pool, conv, pool, conv."""
+        shrink = 0 if self.padded else 2
+        return ((size - shrink) // self.pool_kernel - shrink) // self.pool_kernel - shrink
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
-        x = torch.relu(self.conv3(x))
-        x = torch.relu(self.fc1(x.flatten(1)))
-        return torch.softmax(self.fc2(x), dim=-1)
+        x = fn.max_pool2d(fn.relu(self.conv1(x)), self.pool_kernel)
+        x = fn.max_pool2d(fn.relu(self.conv2(x)), self.pool_kernel)
+        x = fn.relu(self.conv3(x))
+        x = fn.relu(self.fc1(x.view(x.size(0), -1)))
+        return fn.softmax(self.fc2(x), dim=-1)
+
+    @staticmethod
+    def _check_input_shape(input_shape: Sequence[int]) -> None:
+        """Raise unless ``input_shape`` fits FastEstimator's unpadded layout: (channels, >= 18, >= 18)."""
+        if len(input_shape) != 3:
+            raise FastestValueError(
+                f"LeNet: input_shape must have 3 entries (channels, height, width), received {tuple(input_shape)}.")
+        if min(input_shape[1:]) < MIN_SIZE:
+            raise FastestValueError(
+                f"LeNet: FastEstimator's unpadded LeNet needs height and width >= {MIN_SIZE}, received "
+                f"{tuple(input_shape)}. Smaller images get padded convolutions (LeNet(input_shape=...) accepts "
+                "them), or resize them (e.g. Resize(28, 28))."
+            )

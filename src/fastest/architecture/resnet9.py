@@ -1,46 +1,55 @@
-"""ResNet9: the fast CIFAR-10 ResNet of David Page's cifar10-fast, in FastEstimator's variant."""
+"""ResNet9: the fast CIFAR-10 ResNet of David Page's cifar10-fast, as FastEstimator builds it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+from torch.nn import functional as fn
 
 from fastest.errors import FastestValueError
 
-
-def _conv_bn(channels_in: int, channels_out: int, pool: bool = False, momentum: float = 0.1) -> nn.Sequential:
-    """3×3 convolution, then (optionally) a 2×2 max-pool, batch norm and leaky ReLU (slope 0.1)."""
-    layers: list[nn.Module] = [nn.Conv2d(channels_in, channels_out, 3, padding=1)]
-    if pool:
-        layers.append(nn.MaxPool2d(2))
-    layers += [nn.BatchNorm2d(channels_out, momentum=momentum), nn.LeakyReLU(0.1)]
-    return nn.Sequential(*layers)
+MIN_SIZE = 16
 
 
-class _Residual(nn.Module):
-    """``x + f(x)`` with ``f`` two 3×3 conv-bn-leaky-ReLU blocks that keep the channels."""
+def _conv_bn(channels_in: int, channels_out: int, momentum: float) -> tuple[nn.Conv2d, nn.BatchNorm2d]:
+    return nn.Conv2d(channels_in, channels_out, 3, padding=(1, 1)), nn.BatchNorm2d(channels_out, momentum=momentum)
+
+
+class Residual(nn.Module):
+    """Two 3×3 conv / batch-norm / leaky-ReLU(0.1) layers that keep the channels (ResNet9 adds the input).
+
+    Args:
+        channels: Channels in and out.
+
+    >>> Residual(8)(torch.zeros(1, 8, 4, 4)).shape
+    torch.Size([1, 8, 4, 4])
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(_conv_bn(channels, channels), _conv_bn(channels, channels))
+        self.conv1, self.conv1_bn = _conv_bn(channels, channels, momentum=0.1)
+        self.conv2, self.conv2_bn = _conv_bn(channels, channels, momentum=0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        x = fn.leaky_relu(self.conv1_bn(self.conv1(x)), negative_slope=0.1)
+        return fn.leaky_relu(self.conv2_bn(self.conv2(x)), negative_slope=0.1)
 
 
 class ResNet9(nn.Module):
     """A 9-layer ResNet for CIFAR-10-sized images; the output is class probabilities (softmax).
 
-    Prep layer (64 channels), then three stages that each double the channels and halve the
-    resolution (128, 256, 512), each followed by a residual block of two convolutions; then a
-    global max-pool and a linear layer. Batch norm follows every convolution and the activation
-    is leaky ReLU (0.1), as in FastEstimator's ``ResNet9``. The global pool is adaptive, so one
-    model takes any image of at least 8×8 (progressive resizing trains it at 8, 16 and 32 pixels);
-    ``input_size`` sets the input channels and is checked for that minimum. Use
+    A 64-channel prep convolution, then three stages that each double the channels (128, 256,
+    512) and halve the resolution with a 2×2 max-pool, the first and last followed by a
+    :class:`Residual` block; then a global max-pool and a linear layer. The layers, their names
+    (``conv0``, ``conv0_bn`` … ``residual3``, ``fc1``) and parameter shapes are FastEstimator's PyTorch
+    ``ResNet9``, so its state dicts load here. The global pool is adaptive, so a model built for
+    32×32 also runs on 8×8 or 16×16 images (progressive resizing). Use
     ``CrossEntropy(from_logits=False)`` (the default) on its output.
 
     Args:
-        input_size: (channels, height, width) of the images; height and width must be >= 8.
+        input_size: (channels, height, width); height and width must be >= 16.
         classes: Number of classes.
 
     >>> model = ResNet9(input_size=(3, 32, 32), classes=10).eval()
@@ -50,22 +59,36 @@ class ResNet9(nn.Module):
     1.0
     """
 
-    def __init__(self, input_size: tuple[int, int, int] = (3, 32, 32), classes: int = 10) -> None:
-        super().__init__()
-        if len(input_size) != 3 or min(input_size) < 1 or min(input_size[1:]) < 8:
-            raise FastestValueError(
-                f"ResNet9: input_size must be (channels, height, width) with height and width >= 8 (three 2×2 "
-                f"pools), received {tuple(input_size)}. Resize smaller images up first (e.g. with Resize)."
-            )
+    def __init__(self, input_size: Sequence[int] = (3, 32, 32), classes: int = 10) -> None:
+        ResNet9._check_input_size(input_size)
         if classes < 1:
             raise FastestValueError(f"ResNet9: classes must be >= 1, received {classes}.")
-        self.prep = _conv_bn(input_size[0], 64, momentum=0.8)
-        self.layer1 = nn.Sequential(_conv_bn(64, 128, pool=True, momentum=0.8), _Residual(128))
-        self.layer2 = nn.Sequential(_conv_bn(128, 256, pool=True, momentum=0.8), _Residual(256))
-        self.layer3 = nn.Sequential(_conv_bn(256, 512, pool=True, momentum=0.8), _Residual(512))
-        self.pool = nn.AdaptiveMaxPool2d(1)
-        self.fc = nn.Linear(512, classes)
+        super().__init__()
+        self.conv0, self.conv0_bn = _conv_bn(input_size[0], 64, momentum=0.2)
+        self.conv1, self.conv1_bn = _conv_bn(64, 128, momentum=0.2)
+        self.residual1 = Residual(128)
+        self.conv2, self.conv2_bn = _conv_bn(128, 256, momentum=0.2)
+        self.residual2 = Residual(256)
+        self.conv3, self.conv3_bn = _conv_bn(256, 512, momentum=0.2)
+        self.residual3 = Residual(512)
+        self.fc1 = nn.Linear(512, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.layer3(self.layer2(self.layer1(self.prep(x))))
-        return torch.softmax(self.fc(self.pool(x).flatten(1)), dim=-1)
+        x = fn.leaky_relu(self.conv0_bn(self.conv0(x)), negative_slope=0.1)
+        for conv, norm, residual in ((self.conv1, self.conv1_bn, self.residual1),
+                                     (self.conv2, self.conv2_bn, self.residual2),
+                                     (self.conv3, self.conv3_bn, self.residual3)):
+            x = fn.leaky_relu(norm(fn.max_pool2d(conv(x), 2)), negative_slope=0.1)
+            x = x + residual(x)
+        x = torch.flatten(fn.adaptive_max_pool2d(x, (1, 1)), 1)
+        return fn.softmax(self.fc1(x), dim=-1)
+
+    @staticmethod
+    def _check_input_size(input_size: Sequence[int]) -> None:
+        """Raise unless ``input_size`` is (channels >= 1, height >= 16, width >= 16)."""
+        if len(input_size) != 3 or input_size[0] < 1 or min(input_size[1:]) < MIN_SIZE:
+            raise FastestValueError(
+                f"ResNet9: input_size must be (channels, height, width) with height and width >= {MIN_SIZE}, "
+                f"received {tuple(input_size)}. Resize smaller images up first (e.g. with Resize); a model built "
+                "for 16×16 or more also runs on smaller batches later (the global pool is adaptive)."
+            )

@@ -45,18 +45,24 @@ class UNetEncoderBlock(nn.Module):
 
 
 class UNetDecoderBlock(nn.Module):
-    """Two 3×3 conv-ReLU layers at ``mid_channels``, a 2× nearest upsampling, then one more conv-ReLU.
+    """Two 3×3 conv-ReLU layers at ``mid_channels``, a 2× upsampling, then one more conv-ReLU.
 
     Args:
         in_channels: Channels coming in (the previous block's output and the skip, concatenated).
         mid_channels: Channels of the two convolutions before upsampling.
         out_channels: Channels of the convolution after upsampling.
+        upsample_mode: "nearest" (UNet's) or "bilinear" (AttentionUNet's, with aligned corners).
+
+    >>> UNetDecoderBlock(in_channels=1, mid_channels=4, out_channels=2)(torch.zeros(1, 1, 3, 3)).shape
+    torch.Size([1, 2, 6, 6])
     """
 
-    def __init__(self, in_channels: int, mid_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, mid_channels: int, out_channels: int, upsample_mode: str = "nearest") -> None:
         super().__init__()
+        upsample = (nn.Upsample(scale_factor=2) if upsample_mode == "nearest"
+                    else nn.Upsample(scale_factor=2, mode=upsample_mode, align_corners=True))
         self.layers = nn.Sequential(*_conv_relu(in_channels, mid_channels), *_conv_relu(mid_channels, mid_channels),
-                                    nn.Upsample(scale_factor=2), *_conv_relu(mid_channels, out_channels))
+                                    upsample, *_conv_relu(mid_channels, out_channels))
         _he_init(self.layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,13 +74,13 @@ def _is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _check_input_size(input_size: Sequence[int]) -> None:
+def check_input_size(input_size: Sequence[int], owner: str = "UNet") -> None:
     """Raise unless ``input_size`` is (channels >= 1, height, width) with height and width positive multiples of 16."""
     factor = 2**DEPTH
     ok = isinstance(input_size, Sequence) and len(input_size) == 3 and all(_is_int(n) for n in input_size)
     if not ok or input_size[0] < 1 or any(n < factor or n % factor for n in input_size[1:]):
         raise FastestValueError(
-            f"UNet: input_size must be (channels, height, width) with height and width positive multiples of "
+            f"{owner}: input_size must be (channels, height, width) with height and width positive multiples of "
             f"{factor} ({DEPTH} halvings by max-pooling), received {input_size!r}. Resize, crop or pad the images "
             f"(e.g. with PadIfNeeded), or cut them into windows with a SlidingSlicer."
         )
@@ -102,7 +108,7 @@ class UNet(nn.Module):
     """
 
     def __init__(self, input_size: Sequence[int] = (1, 128, 128), output_channel: int = 1) -> None:
-        _check_input_size(input_size)
+        check_input_size(input_size)
         if not _is_int(output_channel) or output_channel < 1:
             raise FastestValueError(f"UNet: output_channel must be a positive int, received {output_channel!r}.")
         super().__init__()
@@ -130,4 +136,9 @@ class UNet(nn.Module):
         for decoder, skip in zip((self.dec4, self.dec3, self.dec2, self.dec1), reversed(skips)):
             x = decoder(torch.cat((x, skip), dim=1))
         return x
+
+    @staticmethod
+    def _check_input_size(input_size: Sequence[int]) -> None:
+        """Raise unless height and width of ``input_size`` (channels, height, width) are multiples of 16."""
+        check_input_size(input_size)
 

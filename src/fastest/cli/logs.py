@@ -11,11 +11,11 @@ import argparse
 import re
 from typing import Any
 
-from fastest.cli.main import HelpFormatter, UsageError, add_save_arguments
+from fastest.cli.main import HelpFormatter, UsageError, add_save_arguments, save_target
 from fastest.errors import FastestError
 
 
-def logs_command(args: dict[str, Any], unknown: list[str]) -> None:
+def logs(args: dict[str, Any], unknown: list[str]) -> None:
     """``fastest logs``: parse the logs and save or show their figure."""
     if unknown:
         raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
@@ -29,7 +29,7 @@ def logs_command(args: dict[str, Any], unknown: list[str]) -> None:
             raise UsageError(f"--group_by {group_by!r} is not a valid regular expression ({error}).") from None
     from fastest.summary.logs import parse_log_dir
 
-    save = args["save"]
+    save = save_target(args)
     try:
         parse_log_dir(args["log_dir"], log_extension=args["extension"], recursive_search=args["recursive"],
                       smooth_factor=args["smooth"], save=save is not None, save_path=save or None,
@@ -59,4 +59,7 @@ def configure_logs_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=r"average the logs whose file names give the same match (its first group, if it has "
                              r"one) and draw mean ± std, e.g. '(.*)_\d+\.txt'; '_n' is short for that pattern")
     add_save_arguments(parser, "the log folder, as parse_logs.png")
-    parser.set_defaults(func=logs_command)
+    parser.set_defaults(func=logs)
+
+
+configure_log_parser = configure_logs_parser  # FastEstimator's name

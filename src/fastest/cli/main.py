@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from fastest.errors import FastestValueError
 
@@ -43,15 +43,30 @@ def fail(command: str, message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+class SaveAction(argparse.Action):
+    """``--save [PATH]``: sets ``save`` to True and ``save_dir`` to PATH (None without one), as FastEstimator's CLI."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        namespace.save = True
+        namespace.save_dir = values or None
+
+
 def add_save_arguments(parser: argparse.ArgumentParser, default_place: str) -> None:
-    """``--save [PATH]`` (into ``save``: None when not given, "" without a PATH) or ``--display``."""
+    """``--save [PATH]`` (``save`` True, ``save_dir`` PATH or None) or ``--display`` (``save`` False, the default)."""
     group = parser.add_argument_group("output").add_mutually_exclusive_group()
-    group.add_argument("--save", nargs="?", const="", default=None, metavar="PATH",
+    group.add_argument("--save", nargs="?", action=SaveAction, default=False, metavar="PATH",
                        help=f"write the figure as a PNG: into the folder PATH, or to the file PATH when it ends in "
                             f".png, .svg or .pdf; without PATH into {default_place}")
-    group.add_argument("--display", dest="save", action="store_const", const=None,
+    group.add_argument("--display", dest="save", action="store_false",
                        help="show the figure rather than save it (the default; with no display to show it on, it "
                             "goes to a temporary PNG whose path is printed)")
+    parser.set_defaults(save_dir=None)
+
+
+def save_target(args: dict[str, Any]) -> str | None:
+    """Where ``--save`` asked to write: None for ``--display``, "" for the default place, else the PATH given."""
+    return (args.get("save_dir") or "") if args.get("save") else None
 
 
 def build_parser() -> argparse.ArgumentParser:

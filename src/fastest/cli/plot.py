@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from fastest.cli.main import HelpFormatter, UsageError, add_save_arguments
+from fastest.cli.main import HelpFormatter, UsageError, add_save_arguments, save_target
 from fastest.errors import FastestError
 
 _DRAWERS = {"cartesian": "visualize_cartesian", "heatmap": "visualize_heatmap",
@@ -22,7 +22,7 @@ def plot_command(args: dict[str, Any], unknown: list[str]) -> None:
     path = args["search_path"]
     if not os.path.isfile(path):
         raise UsageError(f"no saved search at {os.path.abspath(path)}; give the JSON file Search.save() wrote.")
-    save = args["save"]
+    save = save_target(args)
     if save is not None and os.path.splitext(save)[1].lower() not in (".png", ".svg", ".pdf", ".html"):
         stem = os.path.splitext(os.path.basename(path))[0]
         save = os.path.join(save or os.path.dirname(os.path.abspath(path)), f"{stem}.png")

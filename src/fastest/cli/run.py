@@ -1,4 +1,6 @@
-"""``fastest run FILE``: call the file's ``fastestimator_run(**hyperparameters)``.
+"""``fastest run FILE``: call the file's ``fastestimator_run(**hyperparameters)`` (or ``fastest_run``).
+
+A FastEstimator script renamed to fastest calls it ``fastest_run``; either name works.
 
 A file without ``fastestimator_run`` but with ``get_estimator`` is trained (when its pipeline has train
 data) and then tested (when it has test data), as FastEstimator does. Hyperparameters are read as in
@@ -21,14 +23,18 @@ from fastest.cli.train import (
     read_hyperparameters,
 )
 
+#: The entry functions ``fastest run`` looks for, in order: FastEstimator's name, then the renamed one.
+RUN_FUNCTIONS = ("fastestimator_run", "fastest_run")
 
-def run_command(args: dict[str, Any], unknown: list[str]) -> None:
+
+def run(args: dict[str, Any], unknown: list[str]) -> None:
     """``fastest run``: ``fastestimator_run(**hyperparameters)``, else fit and test ``get_estimator(...)``."""
     hyperparameters = read_hyperparameters(args, unknown)
     module = load_entry_point(args["entry_point"])
-    if callable(getattr(module, "fastestimator_run", None)):
-        call_user_function(module, "fastestimator_run", hyperparameters)
-        return
+    for name in RUN_FUNCTIONS:
+        if callable(getattr(module, name, None)):
+            call_user_function(module, name, hyperparameters)
+            return
     if not callable(getattr(module, "get_estimator", None)):
         raise UsageError(f"{os.path.basename(args['entry_point'])} defines neither fastestimator_run() nor "
                          "get_estimator(); 'fastest run' calls one of them.")
@@ -47,4 +53,4 @@ def configure_run_parser(subparsers: argparse._SubParsersAction) -> None:
                                                "with only get_estimator() is trained, then tested.",
                                    allow_abbrev=False, formatter_class=HelpFormatter)
     add_common_arguments(parser, "fastestimator_run() (or get_estimator())")
-    parser.set_defaults(func=run_command)
+    parser.set_defaults(func=run)

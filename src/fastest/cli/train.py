@@ -48,12 +48,35 @@ def parse_string_to_python(text: str, name: str = "value") -> Any:
             return text
 
 
-def parse_cli_to_dictionary(tokens: list[str]) -> dict[str, Any]:
+def parse_cli_to_dictionary(input_list: list[str] | None) -> dict[str, Any]:
+    """FastEstimator's reading of ``--name value`` words: each value as :func:`parse_string_to_python` reads it.
+
+    As in FastEstimator: the words after one ``--name`` are joined without spaces, a ``--name`` without words
+    is "", and words before the first ``--name`` are ignored. (The ``fastest`` commands read their arguments
+    with :func:`parse_hyperparameter_args`, which rejects those cases instead.)
+
+    >>> parse_cli_to_dictionary(["--epochs", "5", "--opt", "adam", "--flag"])
+    {'epochs': 5, 'opt': 'adam', 'flag': ''}
+    """
+    result: dict[str, Any] = {}
+    key: str | None = None
+    words: list[str] = []
+    for token in [*(input_list or []), "--"]:
+        if token.startswith("--"):
+            if key:
+                result[key] = parse_string_to_python("".join(words), key)
+            key, words = token[2:], []
+        else:
+            words.append(token)
+    return result
+
+
+def parse_hyperparameter_args(tokens: list[str]) -> dict[str, Any]:
     """``["--epochs", "2", "--lr=0.1", "--flag"]`` → ``{"epochs": 2, "lr": 0.1, "flag": True}``.
 
     Several words after one ``--name`` are joined with spaces; a ``--name`` with no value is True.
 
-    >>> parse_cli_to_dictionary(["--epochs", "2", "--layers", "[64,", "32]", "--opt=adam", "--lr", "-1e-3"])
+    >>> parse_hyperparameter_args(["--epochs", "2", "--layers", "[64,", "32]", "--opt=adam", "--lr", "-1e-3"])
     {'epochs': 2, 'layers': [64, 32], 'opt': 'adam', 'lr': -0.001}
     """
     words: dict[str, list[str]] = {}
@@ -79,6 +102,7 @@ def read_hyperparameters(args: dict[str, Any], unknown: list[str]) -> dict[str, 
     values: dict[str, Any] = {}
     path = args.get("hyperparameters_json")
     if path:
+        path = os.path.abspath(path)
         if not os.path.isfile(path):
             raise UsageError(f"no hyperparameters file at {os.path.abspath(path)}; --hyperparameters takes the path "
                              "of a JSON file such as {\"epochs\": 2}.")
@@ -90,12 +114,13 @@ def read_hyperparameters(args: dict[str, Any], unknown: list[str]) -> dict[str, 
         if not isinstance(values, dict):
             raise UsageError(f"{path} holds a JSON {type(values).__name__}; --hyperparameters needs an object "
                              "such as {\"epochs\": 2, \"batch_size\": 32}.")
-    values.update(parse_cli_to_dictionary(unknown))
+    values.update(parse_hyperparameter_args(unknown))
     return values
 
 
 def load_entry_point(path: str) -> ModuleType:
     """Import the Python file at ``path`` as a module, with its folder first on ``sys.path`` (for its imports)."""
+    path = os.path.abspath(path)  # "a/b.py/../c.py" as FastEstimator reads it
     if not os.path.exists(path):
         raise UsageError(f"no file at {os.path.abspath(path)}; give the path of a Python file that defines "
                          "get_estimator().")
@@ -150,11 +175,21 @@ def check_arguments(function: Callable[..., Any], kwargs: dict[str, Any], who: s
         raise UsageError(f"{who} needs {', '.join('--' + m for m in missing)} (no default). " + listing)
 
 
-def build_estimator(args: dict[str, Any], unknown: list[str], module: ModuleType | None = None) -> Any:
-    """``get_estimator(**hyperparameters)`` of ``module`` (by default: import ``args["entry_point"]``)."""
-    hyperparameters = read_hyperparameters(args, unknown)  # before the import: a typo fails fast
+def _get_estimator(args: dict[str, Any], unknown: list[str] | None, module: ModuleType | None = None) -> Any:
+    """What ``get_estimator(**hyperparameters)`` of the file ``args["entry_point"]`` (or of ``module``) returns.
+
+    Hyperparameters: the JSON file ``args["hyperparameters_json"]`` (when given) updated with ``unknown``'s
+    ``--name value`` pairs (FastEstimator's helper of the same name).
+    """
+    hyperparameters = read_hyperparameters(args, unknown or [])  # before the import: a typo fails fast
     module = module or load_entry_point(args["entry_point"])
-    estimator = call_user_function(module, "get_estimator", hyperparameters)
+    return call_user_function(module, "get_estimator", hyperparameters)
+
+
+def build_estimator(args: dict[str, Any], unknown: list[str], module: ModuleType | None = None) -> Any:
+    """``get_estimator(**hyperparameters)`` of ``module`` (by default: import ``args["entry_point"]``), checked to
+    be an Estimator."""
+    estimator = _get_estimator(args, unknown, module)
     if not all(callable(getattr(estimator, method, None)) for method in ("fit", "test")):
         raise UsageError(f"get_estimator() in {args['entry_point']} returned a {type(estimator).__name__}; it must "
                          "return a fastest Estimator (fe.Estimator(pipeline=..., network=..., epochs=...)).")
@@ -166,7 +201,7 @@ def modes_of(estimator: Any) -> set[str]:
     return set(estimator.pipeline.get_modes())
 
 
-def train_command(args: dict[str, Any], unknown: list[str]) -> None:
+def train(args: dict[str, Any], unknown: list[str]) -> None:
     """``fastest train``: build the file's Estimator and ``fit`` it."""
     estimator = build_estimator(args, unknown)
     if "train" not in modes_of(estimator):
@@ -175,7 +210,7 @@ def train_command(args: dict[str, Any], unknown: list[str]) -> None:
     estimator.fit(summary=args["summary"], warmup=args["warmup"])
 
 
-def estimator_test_command(args: dict[str, Any], unknown: list[str]) -> None:
+def test(args: dict[str, Any], unknown: list[str]) -> None:
     """``fastest test``: build the file's Estimator and ``test`` it."""
     estimator = build_estimator(args, unknown)
     if "test" not in modes_of(estimator):
@@ -214,7 +249,7 @@ def configure_train_parser(subparsers: argparse._SubParsersAction) -> None:
                                                "Estimator.", allow_abbrev=False,
                                    formatter_class=HelpFormatter)
     add_common_arguments(parser, "get_estimator()")
-    parser.set_defaults(func=train_command)
+    parser.set_defaults(func=train)
 
 
 def configure_test_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -224,4 +259,4 @@ def configure_test_parser(subparsers: argparse._SubParsersAction) -> None:
                                                "Estimator on its test data.", allow_abbrev=False,
                                    formatter_class=HelpFormatter)
     add_common_arguments(parser, "get_estimator()", warmup=False)
-    parser.set_defaults(func=estimator_test_command)
+    parser.set_defaults(func=test)

@@ -11,7 +11,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from fastest.dataset.dataset import DatasetSummary, FEDataset
-from fastest.errors import FastestTypeError, FastestValueError
+from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
 
 
 class IndexStreams:
@@ -53,6 +53,13 @@ class IndexStreams:
         return taken
 
 
+def _noted(error: Exception, note: str) -> Exception:
+    """``error`` with ``note`` shown under its message in tracebacks (Python >= 3.11)."""
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    return error
+
+
 def _as_datasets(datasets: Any, who: str, minimum: int = 2) -> list[Dataset]:
     items = [datasets] if isinstance(datasets, Dataset) else list(datasets) if isinstance(datasets, Sequence) else None
     if items is None or len(items) < minimum or not all(isinstance(d, Dataset) for d in items):
@@ -74,6 +81,10 @@ def _split_members(datasets: list[Dataset], fractions: tuple[Any, ...], seed: in
     splits = [ds.split(*fractions, seed=seed, stratify=stratify) for ds in members]
     splits = [s if isinstance(s, list) else [s] for s in splits]
     return [list(group) for group in zip(*splits)]
+
+
+def _samples(item: Any) -> list[Any]:
+    return item if isinstance(item, list) else [item]
 
 
 def _merged_summary(datasets: list[Dataset], num_instances: int) -> DatasetSummary:
@@ -133,7 +144,10 @@ class BatchDataset(FEDataset):
             raise FastestValueError(f"BatchDataset num_samples must be positive ints, received {num_samples!r}.")
         self.num_samples = [int(n) for n in counts]
         self.probability = None if probability is None else [float(p) for p in probability]
-        key_sets = [set(ds[0]) for ds in self.datasets]  # type: ignore[index]
+        firsts = [ds[0] for ds in self.datasets]  # type: ignore[index]
+        # a member may return a list of samples per index (FE): its keys are theirs, its count multiplies
+        key_sets = [set().union(*map(set, f)) if isinstance(f, list) else set(f) for f in firsts]
+        self._per_item = [len(f) if isinstance(f, list) else 1 for f in firsts]
         self.same_keys = all(keys == key_sets[0] for keys in key_sets)
         if not self.same_keys and sum(map(len, key_sets)) != len(set().union(*key_sets)):
             shared = sorted(set.intersection(*key_sets)) or sorted(
@@ -143,11 +157,16 @@ class BatchDataset(FEDataset):
                 f"{[sorted(k) for k in key_sets]} (shared: {shared}). Rename keys so that they match or differ."
             )
         self._check_counts()
-        paired = self.probability is not None or not self.same_keys  # rows are single draws or merged pairs
-        self.fe_batch = self.num_samples[0] if paired else sum(self.num_samples)
+        paired = not self.same_keys  # rows are merged pairs
+        self.fe_batch = self.num_samples[0] if self.probability is not None else self._examples()[0] if paired else sum(
+            self._examples())
         self._streams = IndexStreams([len(ds) for ds in self.datasets])  # type: ignore[arg-type]
         self._totals_key: tuple[int, int] | None = None
         self._totals: list[np.ndarray] = []
+
+    def _examples(self) -> list[int]:
+        """Samples each member puts in a batch (its ``num_samples`` times the samples per item)."""
+        return [n * k for n, k in zip(self.num_samples * len(self.datasets), self._per_item)]
 
     def _check_counts(self) -> None:
         n_ds = len(self.datasets)
@@ -157,7 +176,7 @@ class BatchDataset(FEDataset):
                     f"BatchDataset needs one num_samples entry per dataset ({n_ds}), received {self.num_samples}; "
                     f"e.g. num_samples={[self.num_samples[0]] * n_ds}, or pass probability= with a single int."
                 )
-            if not self.same_keys and len(set(self.num_samples)) != 1:
+            if not self.same_keys and len(set(self._examples())) != 1:
                 raise FastestValueError(
                     f"BatchDataset with disjoint keys pairs one sample of each dataset per row, so num_samples must "
                     f"be equal; received {self.num_samples}."
@@ -196,7 +215,7 @@ class BatchDataset(FEDataset):
             counts, starts = self.num_samples, [index * n for n in self.num_samples]
         else:
             counts, starts = self._mixed_counts(index, seed, epoch)
-        draws = [[ds[j] for j in self._streams.take(seed, epoch, i, start, n)]
+        draws = [[s for j in self._streams.take(seed, epoch, i, start, n) for s in _samples(ds[j])]
                  for i, (ds, start, n) in enumerate(zip(self.datasets, starts, counts))]
         if not self.same_keys:
             return [{k: v for sample in row for k, v in sample.items()} for row in zip(*draws)]
@@ -227,117 +246,6 @@ class BatchDataset(FEDataset):
         return _merged_summary(self.datasets, len(self))
 
 
-class InterleaveDataset(FEDataset):
-    """Whole batches that switch between datasets from step to step, following a pattern.
-
-    Step ``b`` (``ds[b]``) takes a batch from dataset ``pattern[b % len(pattern)]``; the default pattern
-    is round robin, ``[0, 1, ..., n-1]``. With ``datasets`` as a dict the pattern names datasets. An epoch
-    is FE's: as many whole patterns as the scarcest dataset allows (``min_i len_i // (f_i * bs_i)`` with
-    ``f_i`` the times dataset ``i`` appears in the pattern), so every batch is full (as with ``drop_last``).
-    Samples come from each dataset's shuffled stream (:class:`IndexStreams`), read by position, drawn
-    from the run's seed and the epoch in a Pipeline (:meth:`draw`); ``ds[b]`` alone uses seed 0, epoch 1.
-
-    Unlike FastEstimator, the batch size is given here (the Pipeline's batch size does not apply to
-    datasets that draw whole batches), and all sources go through the same Pipeline ops; use keys that
-    all sources share downstream. The pattern holds in loaders that read steps in order (eval/test, or
-    ``shuffle=False``); a loader that shuffles the step order keeps each source's share of the steps.
-
-    Args:
-        datasets: At least two datasets, as a list or ``{name: dataset}``.
-        pattern: Dataset indices (or names) in step order; every dataset must appear.
-        batch_size: Samples per batch: one int, or one per dataset (a list, or ``{name: int}``).
-
-    >>> from fastest.dataset import NumpyDataset
-    >>> a, b = NumpyDataset({"x": np.zeros(8)}), NumpyDataset({"x": np.ones(20)})
-    >>> ds = InterleaveDataset({"a": a, "b": b}, pattern=["a", "b", "b"], batch_size=2)
-    >>> len(ds), [float(ds[i][0]["x"]) for i in range(6)]
-    (12, [0.0, 1.0, 1.0, 0.0, 1.0, 1.0])
-    """
-
-    def __init__(self, datasets: Sequence[Dataset] | Mapping[str, Dataset], pattern: Sequence[Any] | None = None,
-                 batch_size: int | Sequence[int] | Mapping[str, int] | None = None) -> None:
-        names = list(datasets) if isinstance(datasets, Mapping) else None
-        self.names = names
-        self.datasets = _as_datasets(list(datasets.values()) if isinstance(datasets, Mapping) else datasets,
-                                     "InterleaveDataset")
-        labels: list[Any] = names or list(range(len(self.datasets)))
-        pattern = list(labels) if pattern is None else list(pattern)
-        unknown = [p for p in pattern if p not in labels]
-        if unknown or not pattern:
-            raise FastestValueError(
-                f"InterleaveDataset pattern {pattern} names unknown datasets {unknown}; use {labels}."
-            )
-        missing = [label for label in labels if label not in pattern]
-        if missing:
-            raise FastestValueError(f"InterleaveDataset pattern {pattern} never uses dataset(s) {missing}.")
-        self.pattern = [labels.index(p) for p in pattern]
-        self.batch_sizes = self._batch_sizes(batch_size, labels)
-        self.fe_batch = max(self.batch_sizes)
-        self._streams = IndexStreams([len(ds) for ds in self.datasets])  # type: ignore[arg-type]
-        len(self)  # fail early when a dataset cannot fill one pattern
-
-    @staticmethod
-    def _batch_sizes(batch_size: Any, labels: list[Any]) -> list[int]:
-        if batch_size is None:
-            raise FastestValueError(
-                "InterleaveDataset needs batch_size= (an int, or one per dataset): the Pipeline's batch_size "
-                "does not apply to datasets that draw whole batches."
-            )
-        if isinstance(batch_size, Mapping):
-            if set(batch_size) != set(labels):
-                raise FastestValueError(f"InterleaveDataset batch_size keys {sorted(batch_size)} must be {labels}.")
-            sizes = [batch_size[label] for label in labels]
-        else:
-            sizes = [batch_size] * len(labels) if isinstance(batch_size, int) else list(batch_size)
-        if len(sizes) != len(labels) or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
-                                                for s in sizes):
-            raise FastestValueError(
-                f"InterleaveDataset batch_size must be a positive int or one per dataset, received {batch_size!r}."
-            )
-        return sizes
-
-    def __len__(self) -> int:
-        cycles = min(len(ds) // (self.pattern.count(i) * bs)  # type: ignore[arg-type]
-                     for i, (ds, bs) in enumerate(zip(self.datasets, self.batch_sizes)))
-        if cycles == 0:
-            raise FastestValueError(
-                f"InterleaveDataset: a dataset cannot fill one pass of the pattern {self.pattern} with batch sizes "
-                f"{self.batch_sizes} (dataset sizes {[len(ds) for ds in self.datasets]}); lower the batch size."  # type: ignore[arg-type]
-            )
-        return cycles * len(self.pattern)
-
-    def __getitem__(self, index: int) -> list[dict[str, Any]]:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"InterleaveDataset has {len(self)} batches, received index {index}.")
-        return self.draw(index % len(self), seed=0, epoch=1)
-
-    def draw(self, index: int, seed: int, epoch: int) -> list[dict[str, Any]]:
-        """Batch ``index`` (any position >= 0) of ``epoch`` under ``seed``."""
-        cycle, within = divmod(index, len(self.pattern))
-        source = self.pattern[within]
-        before = cycle * self.pattern.count(source) + self.pattern[:within].count(source)
-        size = self.batch_sizes[source]
-        dataset = self.datasets[source]
-        return [dataset[j] for j in self._streams.take(seed, epoch, source, before * size, size)]
-
-    def split(self, *fractions: Any, seed: int | None = None,
-              stratify: str | None = None) -> FEDataset | list[FEDataset]:
-        """Split every member dataset with these arguments (see ``FEDataset.split``); same pattern and batch sizes."""
-        groups = _split_members(self.datasets, fractions, seed, stratify, "InterleaveDataset")
-        self._streams = IndexStreams([len(ds) for ds in self.datasets])  # type: ignore[arg-type]
-        results: list[FEDataset] = [InterleaveDataset(dict(zip(self.names, group)) if self.names else group, self.pattern_labels,
-                                     self.batch_sizes) for group in groups]
-        return results[0] if len(results) == 1 else results
-
-    @property
-    def pattern_labels(self) -> list[Any]:
-        return [self.names[i] for i in self.pattern] if self.names else list(self.pattern)
-
-    def summary(self) -> DatasetSummary:
-        """Keys of all members; ``num_instances`` is the number of batches per epoch."""
-        return _merged_summary(self.datasets, len(self))
-
-
 class CombinedDataset(FEDataset):
     """The samples of several datasets with the same keys, one after the other.
 
@@ -351,15 +259,23 @@ class CombinedDataset(FEDataset):
     """
 
     def __init__(self, datasets: Sequence[Dataset]) -> None:
-        self.datasets = _as_datasets(datasets, "CombinedDataset", minimum=1)
+        # FastEstimator's messages first (its users' tests compare them); the details go in a note
+        if isinstance(datasets, Sequence) and not datasets:
+            raise _noted(FastestValueError("datasets should not be an empty iterable"),
+                         "CombinedDataset needs a non-empty list of datasets of dict samples.")
+        items = list(datasets) if isinstance(datasets, Sequence) else [datasets]
+        for k, ds in enumerate(items):
+            if not isinstance(ds, Dataset) or type(ds).__name__ == "InterleaveDataset" or not isinstance(ds[0], Mapping):
+                raise _noted(FastestTypeError("Each dataset should be a type of PyTorch Dataset and should return a "
+                                              "dictionary."), f"CombinedDataset: item {k} is {type(ds).__name__}.")
+        self.datasets = _as_datasets(items, "CombinedDataset", minimum=1)
         keys = [set(ds[0]) for ds in self.datasets]  # type: ignore[index]
         for k, key_set in enumerate(keys[1:], start=1):
             if key_set != keys[0]:
-                raise FastestValueError(
-                    f"CombinedDataset needs datasets with the same keys: dataset 0 has {sorted(keys[0])}, dataset {k} "
-                    f"has {sorted(key_set)} (only in 0: {sorted(keys[0] - key_set)}, only in {k}: "
-                    f"{sorted(key_set - keys[0])}). Rename or delete keys so that they match."
-                )
+                raise _noted(FastestKeyError("All datasets should have the same keys."),
+                             f"CombinedDataset: dataset 0 has {sorted(keys[0])}, dataset {k} has {sorted(key_set)} "
+                             f"(only in 0: {sorted(keys[0] - key_set)}, only in {k}: {sorted(key_set - keys[0])}). "
+                             "Rename or delete keys so that they match.")
         self._reindex()
 
     def _reindex(self) -> None:
@@ -370,7 +286,8 @@ class CombinedDataset(FEDataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):
-            raise IndexError(f"CombinedDataset has {len(self)} samples, received index {index}.")
+            raise _noted(IndexError("list index out of range"), f"CombinedDataset has {len(self)} samples, received "
+                         f"index {index}.")
         index %= len(self)
         k = bisect.bisect_right(self._ends, index)
         return self.datasets[k][index - (self._ends[k - 1] if k else 0)]
@@ -394,3 +311,11 @@ class CombinedDataset(FEDataset):
             per_member.append(member._do_split(local, rest[(rest >= start) & (rest < end)] - start))
         self._reindex()
         return [CombinedDataset([split[k] for split in per_member if len(split[k])]) for k in range(len(parts))]
+
+
+def __getattr__(name: str) -> Any:  # InterleaveDataset moved to its own module
+    if name == "InterleaveDataset":
+        from fastest.dataset.interleave import InterleaveDataset
+
+        return InterleaveDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

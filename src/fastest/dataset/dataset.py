@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +12,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from fastest._recorded import Recorded
+from fastest.dataset.split import Fraction, plan_split
 from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError, closest_match
 
 MAX_CLASSES = 100  # integer scalar keys with at most this many values get class counts in summary()
-
-Fraction = float | int | Iterable[int]
 
 
 @dataclass
@@ -171,26 +171,31 @@ class FEDataset(Recorded, Dataset):
 
         Args:
             *fractions: Sizes of the new datasets, or their indices.
-            seed: Shuffle with this seed before splitting; None uses numpy's global generator.
-            stratify: A key holding class labels: each new dataset then gets ``round(fraction * n_c)``
-                samples of every class ``c`` (a count ``k`` counts as the fraction ``k / len(self)``), so
-                its class ratios match the original's within one sample per class.
+            seed: Draw with ``random.Random(seed)`` (the same samples as FastEstimator's split with this seed);
+                None uses Python's global ``random``.
+            stratify: A key holding class labels: each class keeps its share in every new dataset, by
+                FastEstimator's rule (:func:`~fastest.dataset.split.stratified_counts`).
+
+        As in FastEstimator, a fraction ``f`` takes ``ceil(f * len(self))`` samples, a new dataset holds its
+        samples in the order they were drawn, and this dataset keeps the rest in their order.
 
         >>> ds = NumpyDataset({"x": np.arange(10), "y": np.array([0] * 6 + [1] * 4)})
         >>> part = ds.split(0.5, seed=0, stratify="y")
-        >>> len(part), len(ds), part.data["y"].tolist()
+        >>> len(part), len(ds), sorted(part["y"])
         (5, 5, [0, 0, 0, 1, 1])
         >>> ds = NumpyDataset({"x": np.arange(5)})
-        >>> ds.split([4, 0]).data["x"].tolist(), ds.data["x"].tolist()
+        >>> ds.split([4, 0])["x"], ds["x"]
         ([4, 0], [1, 2, 3])
         """
         units = self._split_units()
         total = len(self) if units is None else len(units)
         labels = None
         if stratify is not None:
-            if units is not None:
-                raise FastestValueError(f"{type(self).__name__}.split() splits by class; stratify= does not apply.")
-            labels = self._labels(stratify)
+            if units is not None:  # as FastEstimator: warn, then split the classes without stratifying
+                warnings.warn(f"{type(self).__name__}.split() splits whole classes, so stratify={stratify!r} is "
+                              "ignored.", stacklevel=2)
+            else:
+                labels = self._labels(stratify)
         parts, rest = plan_split(fractions, total, seed, labels)
         if units is not None:
             parts = [np.sort(np.concatenate([units[u] for u in part])) for part in parts]
@@ -226,80 +231,12 @@ class FEDataset(Recorded, Dataset):
         return DatasetSummary(len(self), {key: summarize(self._column(key)) for key in keys})
 
 
-def plan_split(fractions: tuple[Fraction, ...], total: int, seed: int | None,
-               labels: np.ndarray | None = None) -> tuple[list[np.ndarray], np.ndarray]:
-    """Indices (in ``range(total)``) of each new dataset, and of what stays, for ``FEDataset.split``."""
-    if not fractions:
-        raise FastestValueError("split() needs at least one fraction or count, e.g. ds.split(0.2).")
-    numeric = [isinstance(f, (float, int, np.integer)) and not isinstance(f, bool) for f in fractions]
-    if all(numeric):
-        return _plan_numeric(fractions, total, seed, labels)  # type: ignore[arg-type]
-    if any(numeric):
-        raise FastestValueError(
-            f"split() takes either numbers (fractions or counts) or index sequences, not both; received {fractions!r}."
-        )
-    if labels is not None:
-        raise FastestValueError("split(stratify=...) works with fractions or counts, not with index sequences.")
-    parts = [_check_indices(f, total) for f in fractions]
-    taken = np.concatenate(parts)
-    if len(np.unique(taken)) != len(taken):
-        raise FastestValueError("split() index sequences overlap (or repeat an index); each sample can move once.")
-    rest = np.setdiff1d(np.arange(total), taken)
-    if not len(rest):
-        raise FastestValueError(f"split() indices take all {total} samples and leave nothing; ask for less.")
-    return parts, rest
-
-
-def _check_indices(indices: Any, total: int) -> np.ndarray:
-    if isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
-        raise FastestTypeError(
-            f"split() takes fractions, counts or sequences of indices, received {type(indices).__name__}."
-        )
-    array = np.asarray(list(indices))
-    if array.ndim != 1 or not len(array) or array.dtype.kind not in "iu":
-        raise FastestValueError(f"split() index sequences must be non-empty lists of ints, received {indices!r}.")
-    if array.min() < 0 or array.max() >= total:
-        raise FastestValueError(f"split() indices must lie in [0, {total}), received min {array.min()}, "
-                                f"max {array.max()}.")
-    return array.astype(np.int64)
-
-
-def _plan_numeric(fractions: tuple[float | int, ...], total: int, seed: int | None,
-                  labels: np.ndarray | None) -> tuple[list[np.ndarray], np.ndarray]:
-    shares = []
-    for f in fractions:
-        if isinstance(f, float) and 0 < f < 1:
-            shares.append(f)
-        elif isinstance(f, (int, np.integer)) and not isinstance(f, float) and 0 < f < total:
-            shares.append(int(f) / total)
-        else:
-            raise FastestValueError(
-                f"split() takes fractions in (0, 1) or counts in [1, {total}), received {f!r}."
-            )
-    rng: Any = np.random.default_rng(seed) if seed is not None else np.random
-    groups = [np.arange(total)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    parts: list[list[np.ndarray]] = [[] for _ in shares]
-    rest = []
-    for group in groups:
-        order = group[rng.permutation(len(group))]
-        start = 0
-        for k, share in enumerate(shares):
-            size = min(int(round(share * len(group))), len(group) - start)
-            parts[k].append(order[start:start + size])
-            start += size
-        rest.append(order[start:])
-    planned = [np.sort(np.concatenate(p)) for p in parts]
-    left = np.sort(np.concatenate(rest))
-    sizes = [len(p) for p in planned]
-    if not len(left):
-        raise FastestValueError(f"split() sizes {sizes} leave nothing of the {total} samples; ask for less.")
-    if 0 in sizes:
-        raise FastestValueError(f"split() sizes {sizes}: a new dataset would be empty; ask for more.")
-    return planned, left
-
-
 class NumpyDataset(FEDataset):
     """In-memory dataset from ``{key: array}``; sample ``i`` is ``{key: array[i]}``.
+
+    As in FastEstimator, ``ds["key"]`` is a whole column (a list of the values, or an array when the values
+    are arrays) and ``ds["key"] = values`` replaces or adds one; ``ds[i]`` is sample ``i``, and assigning to
+    one of its keys (``ds[i]["y"] = 3``) changes the dataset.
 
     Args:
         data: Arrays (or lists) of the same length, one per key.
@@ -307,12 +244,18 @@ class NumpyDataset(FEDataset):
     >>> ds = NumpyDataset({"x": np.zeros((3, 2)), "y": np.array([0, 1, 2])})
     >>> len(ds), sorted(ds[1]), int(ds[1]["y"])
     (3, ['x', 'y'], 1)
+    >>> ds[1]["y"] = 7
+    >>> ds["y"], ds["x"].shape
+    ([0, 7, 2], (3, 2))
+    >>> ds["z"] = ["a", "b", "c"]
+    >>> ds[2]["z"]
+    'c'
     """
 
     def __init__(self, data: Mapping[str, Sequence[Any] | np.ndarray]) -> None:
         if not isinstance(data, Mapping) or not data:
             raise FastestTypeError(f"NumpyDataset expects a non-empty {{key: array}} dict, received {type(data).__name__}.")
-        self.data = {key: value if isinstance(value, np.ndarray) else np.asarray(value) for key, value in data.items()}
+        self.data = {key: value if isinstance(value, np.ndarray) else _as_column(list(value)) for key, value in data.items()}
         lengths = {key: len(value) for key, value in self.data.items()}
         if len(set(lengths.values())) != 1:
             raise FastestValueError(f"NumpyDataset arrays must have the same length, received lengths {lengths}.")
@@ -321,8 +264,50 @@ class NumpyDataset(FEDataset):
     def __len__(self) -> int:
         return self._size
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {key: value[index] for key, value in self.data.items()}
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, str):
+            return self.column(index)
+        return Sample(self, index, {key: value[index] for key, value in self.data.items()})
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``ds["key"] = values`` sets a column; ``ds[i] = {key: value}`` replaces sample ``i``'s values."""
+        if isinstance(key, str):
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != len(self):
+                got = len(value) if hasattr(value, "__len__") and not isinstance(value, (str, bytes)) else None
+                raise FastestValueError(
+                    f"{type(self).__name__}[{key!r}] = ... needs one value per sample ({len(self)}), received "
+                    f"{type(value).__name__}" + (f" of length {got}." if got is not None else ".")
+                )
+            self.data[key] = value if isinstance(value, np.ndarray) else _as_column(list(value))
+            return
+        if not isinstance(value, Mapping):
+            raise FastestTypeError(f"{type(self).__name__}[{key!r}] = ... needs a dict sample, received "
+                                   f"{type(value).__name__}.")
+        for name, item in value.items():
+            self.set_value(key, name, item)
+
+    def column(self, key: str) -> list[Any] | np.ndarray:
+        """All values of ``key``: an array when the values are arrays, else a list (FastEstimator's ``ds[key]``)."""
+        if key not in self.data:
+            match = closest_match(key, list(self.data))
+            raise FastestKeyError(f"{type(self).__name__} has no key {key!r}; keys are {list(self.data)}."
+                                  + (f" Did you mean {match!r}?" if match else ""))
+        values = self.data[key]
+        return values.copy() if values.ndim > 1 else values.tolist()
+
+    def set_value(self, index: int, key: str, value: Any) -> None:
+        """Store ``value`` as sample ``index``'s ``key`` (what ``ds[index][key] = value`` does)."""
+        index = int(index) % len(self)
+        column = self.data.get(key)
+        if column is None:  # a new key: the other samples hold None
+            column = self.data[key] = object_array([None] * len(self))
+        if column.dtype != object:
+            array = np.asarray(value)
+            if array.shape == column.shape[1:] and np.can_cast(array.dtype, column.dtype, "same_kind"):
+                column[index] = array
+                return
+            column = self.data[key] = object_array(list(column))
+        column[index] = value
 
     def _keep(self, indices: np.ndarray) -> None:
         self.data = {key: value[indices] for key, value in self.data.items()}
@@ -346,3 +331,34 @@ class NumpyDataset(FEDataset):
         if any(value.dtype.kind not in "biufc" for value in columns.values()):
             return None
         return {key: value[indices] for key, value in columns.items()}
+
+
+class Sample(dict):
+    """Sample ``index`` of a :class:`NumpyDataset`: a dict whose item assignments are stored in the dataset too."""
+
+    def __init__(self, dataset: NumpyDataset, index: int, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self._dataset = dataset
+        self._index = index
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._dataset.set_value(self._index, key, value)
+
+    def __reduce__(self) -> Any:  # pickles (and copies) as a plain dict
+        return (dict, (dict(self),))
+
+
+def object_array(values: list[Any]) -> np.ndarray:
+    """A 1-D object array (so strings stay Python ``str`` and lists are not turned into 2-D arrays)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _as_column(values: list[Any]) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged
+        return object_array(values)
+    return array if array.dtype.kind not in "OUS" else object_array(values)

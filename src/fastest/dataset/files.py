@@ -1,101 +1,16 @@
-"""Datasets of file paths and CSV rows; nothing is read but the listing (pair them with ``ReadImage``)."""
+"""Datasets of file paths; nothing is read but the listing (pair them with ``ReadImage``)."""
 
 from __future__ import annotations
 
-import csv
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from fastest.dataset.dataset import DatasetSummary, KeySummary, NumpyDataset, summarize
-from fastest.errors import FastestKeyError, FastestRuntimeError, FastestTypeError, FastestValueError
-
-
-def object_array(values: list[Any]) -> np.ndarray:
-    """A 1-D object array (so strings stay Python ``str`` and lists are not turned into 2-D arrays)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
-
-
-def parse_column(texts: list[str | None]) -> np.ndarray:
-    """CSV cells → int64 (all cells ints), float64 (all filled cells numbers; empty cells NaN) or str.
-
-    >>> parse_column(["1", "2"]).dtype, parse_column(["1", ""]).tolist(), parse_column(["a", "1"]).tolist()
-    (dtype('int64'), [1.0, nan], ['a', '1'])
-    """
-    cells = ["" if t is None else t for t in texts]
-    filled = [c for c in cells if c.strip()]
-    if filled and len(filled) == len(cells):
-        try:
-            return np.asarray([int(c) for c in cells], dtype=np.int64)
-        except (ValueError, OverflowError):
-            pass
-    if filled:
-        try:
-            return np.asarray([float(c) if c.strip() else np.nan for c in cells], dtype=np.float64)
-        except ValueError:
-            pass
-    return object_array(cells)
-
-
-class CSVDataset(NumpyDataset):
-    """The rows of a CSV file as samples ``{column: value}``.
-
-    A column becomes int64 when every cell is an int, float64 when every filled cell is a number (empty
-    cells become NaN), and ``str`` otherwise. ``parent_path`` is the folder of the file, to resolve
-    relative paths in it.
-
-    Args:
-        file_path: The CSV file, with a header row.
-        delimiter: Field separator.
-        include_if: Keep only some rows: ``{column: value or list of values}``, or a function of the row
-            dict returning True to keep it.
-        **kwargs: Passed to ``csv.DictReader`` (``quotechar``, ``skipinitialspace``, ...).
-
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
-    >>> _ = open(path, "w").write("image,label\\na.png,0\\nb.png,1\\n")
-    >>> ds = CSVDataset(path)
-    >>> len(ds), ds[1]["image"], int(ds[1]["label"])
-    (2, 'b.png', 1)
-    """
-
-    def __init__(self, file_path: str, delimiter: str = ",",
-                 include_if: Mapping[str, Any] | Callable[[dict[str, Any]], bool] | None = None, **kwargs: Any) -> None:
-        if not os.path.isfile(file_path):
-            raise FastestValueError(f"CSVDataset: no file at {file_path!r}.")
-        with open(file_path, newline="") as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter, **kwargs)
-            rows = list(reader)
-            columns = list(reader.fieldnames or [])
-        if not columns or not rows:
-            raise FastestValueError(f"CSVDataset: {file_path!r} has no header row or no data rows.")
-        super().__init__({name: parse_column([row.get(name) for row in rows]) for name in columns})
-        self.file_path = file_path
-        self.parent_path = os.path.dirname(os.path.abspath(file_path))
-        if include_if is not None:
-            self._keep(np.flatnonzero(self._include(include_if)))
-            if not len(self):
-                raise FastestValueError(f"CSVDataset: include_if={include_if!r} removed every row of {file_path!r}.")
-
-    def _include(self, include_if: Any) -> np.ndarray:
-        if callable(include_if):
-            return np.array([bool(include_if(self[i])) for i in range(len(self))], dtype=bool)
-        if not isinstance(include_if, Mapping):
-            raise FastestTypeError(
-                f"CSVDataset include_if must be a {{column: value(s)}} dict or a function of the row, received "
-                f"{type(include_if).__name__}."
-            )
-        mask = np.ones(len(self), dtype=bool)
-        for column, wanted in include_if.items():
-            if column not in self.data:
-                raise FastestKeyError(f"CSVDataset include_if names column {column!r}; columns are {list(self.data)}.")
-            values = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
-            mask &= np.array([value in values for value in self.data[column]], dtype=bool)
-        return mask
+from fastest.dataset.csv_dataset import CSVDataset  # noqa: F401 (its former home)
+from fastest.dataset.dataset import DatasetSummary, KeySummary, NumpyDataset, object_array, summarize
+from fastest.errors import FastestKeyError, FastestRuntimeError, FastestValueError
 
 
 def list_files(root_dir: str, file_extension: str | None = None, recursive: bool = True) -> list[str]:
@@ -133,6 +48,7 @@ class DirDataset(NumpyDataset):
         if not paths:
             raise FastestValueError(f"DirDataset found no files{_ending(file_extension)} in {root_dir!r}.")
         super().__init__({data_key: object_array(paths)})
+        self.root_dir = os.path.normpath(root_dir)
 
 
 def _ending(file_extension: str | None) -> str:

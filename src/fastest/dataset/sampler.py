@@ -38,7 +38,8 @@ class EpochSampler(Sampler[tuple[int, int]]):
         seed: The run's seed.
         epoch: 1-based epoch to start with (Lightning moves it on with ``set_epoch``).
         shuffle: Visit the items in a random order drawn from ``(seed, epoch)``; else in order.
-        num_samples: Items per epoch (more than ``size`` passes over the data again); default ``size``.
+        num_samples: Items per epoch (more than ``size`` passes over the data again, fewer stops the epoch
+            early); default ``size``.
             In order, indices run on past ``size``: plain datasets wrap them, datasets that draw
             whole batches treat them as positions in their endless streams.
         num_replicas: Processes sharing the items (DDP).
@@ -61,7 +62,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
         self.seed = seed
         self.epoch = epoch
         self.shuffle = shuffle
-        self.num_samples = max(num_samples or 0, size)
+        self.num_samples = size if num_samples is None else num_samples
         self.num_replicas = num_replicas
         self.rank = rank
         self.pad = pad

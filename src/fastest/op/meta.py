@@ -88,6 +88,11 @@ class MetaOp(Op):
         self.ds_id = ops[0].ds_id
         self.ops = list(ops)
 
+    @property
+    def op(self) -> Op:
+        """The (first) wrapped op, as FastEstimator's ``Sometimes.op`` and ``Repeat.op``."""
+        return self.ops[0]
+
     def forward(self, data: list[Any], state: Mapping[str, Any]) -> list[Any]:
         return self._run(data, state, "forward")
 
@@ -169,17 +174,25 @@ class OneOfBase(MetaOp):
             raise FastestValueError(f"{owner}: probs must sum to 1, but {probs} sums to {total:g}.")
         return np.cumsum(probs) / total
 
-    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
+    def choose(self) -> Op:
+        """One of the ops, drawn with ``probs`` (uniformly without)."""
         draw = self.random()
         if self.probs is None:
             index = min(int(draw * len(self.ops)), len(self.ops) - 1)
         else:
             index = min(int(np.searchsorted(self.probs, draw, side="right")), len(self.ops) - 1)
-        run_ops_in([self.ops[index]], store, state, method)
+        return self.ops[index]
+
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
+        run_ops_in([self.choose()], store, state, method)
 
 
 class RepeatBase(MetaOp):
-    """Run ``op`` ``repeat`` times, or while ``repeat(*values)`` is True (at least once, at most ``max_iter``)."""
+    """Run ``op`` ``repeat`` times, or while ``repeat(*values)`` is True (at least once, at most ``max_iter``).
+
+    Inputs are the op's inputs plus the keys the ``repeat`` callable reads that the op does not write
+    (FastEstimator's rule): the op runs at least once, so its outputs need not exist beforehand.
+    """
 
     def __init__(self, op: Op, repeat: int | Callable[..., bool] = 1, max_iter: int | None = None) -> None:
         owner = type(self).__name__
@@ -203,7 +216,7 @@ class RepeatBase(MetaOp):
         inputs = list(getattr(op, "inputs", []))
         outputs = list(getattr(op, "outputs", []))
         extra = [k for k in self.repeat_inputs if k not in inputs and k not in outputs]
-        self._setup([op], inputs + [k for k in outputs if k not in inputs] + extra, outputs)
+        self._setup([op], inputs + extra, outputs)
         self.repeat = repeat
         self.max_iter = max_iter
 

@@ -246,6 +246,32 @@ def write_outputs(op: Op, store: MutableMapping[str, Any], result: Any) -> None:
         store[key] = value
 
 
+def get_inputs_by_op(op: Op, store: MutableMapping[str, Any], copy_on_write: bool = False) -> Any:
+    """FastEstimator's name for :func:`gather_inputs`; ``copy_on_write`` first replaces read-only arrays in
+    ``store`` by writable copies (for ops that edit their inputs in place).
+
+    >>> get_inputs_by_op(Op(inputs=["x", "y"]), {"x": 1, "y": 2})
+    [1, 2]
+    """
+    if copy_on_write:
+        for key in op.inputs:
+            flags = getattr(store[key], "flags", None)
+            if flags is not None and not getattr(flags, "writeable", True):
+                store[key] = store[key].copy()
+    return gather_inputs(op, store)
+
+
+def write_outputs_by_op(op: Op, store: MutableMapping[str, Any], outputs: Any) -> None:
+    """FastEstimator's name for :func:`write_outputs`.
+
+    >>> store = {}
+    >>> write_outputs_by_op(Op(outputs=["x", "y"]), store, [1, 2])
+    >>> store
+    {'x': 1, 'y': 2}
+    """
+    write_outputs(op, store, outputs)
+
+
 def removed_keys(op: Any) -> list[str]:
     """Keys an op takes out of the data: a ``Delete``'s keys, or the outside keys a ``Fuse`` deletes."""
     return list(op.inputs) if getattr(op, "deletes", False) else list(getattr(op, "deleted_keys", ()))

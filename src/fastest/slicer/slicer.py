@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from fastest.errors import FastestKeyError, FastestTypeError, FastestValueError
+from fastest.errors import FastestKeyError, FastestValueError
 from fastest.op.op import Keyed
 
 _DEFAULT = ()  # unslice=() means: un-slice the keys that are sliced
@@ -53,7 +53,8 @@ class Slicer(Keyed):
             raise FastestValueError(f"{owner} needs keys to slice or to un-slice; pass slice=... and/or unslice=....")
         for keys, name in ((self.inputs, "slice"), (self.outputs, "unslice")):
             if keys and not _overrides(type(self), f"{name}_batch"):
-                raise FastestTypeError(f"{owner} received {name}={keys} but does not implement {name}_batch.")
+                raise NotImplementedError(f"{owner} received {name}={keys} but does not implement {name}_batch (or "
+                                          f"_{name}_batch); implement it, or pass {name}=None.")
 
     @property
     def slice_inputs(self) -> list[str]:
@@ -121,6 +122,9 @@ def check_slicers(slicers: list[Slicer], where: str = "") -> None:
     if unsliced and not sliced:
         raise FastestValueError(f"Slicers un-slice {sorted(unsliced)}{where} but nothing is sliced; add a slicer "
                                 "with slice=... (or remove the un-slicing one).")
+
+
+sanity_assert_slicers = check_slicers  # FastEstimator's name
 
 
 def forward_slicers(slicers: list[Slicer], data: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fastest.errors import FastestValueError
+from fastest.summary.metric_group import _MetricGroup  # noqa: F401 - FastEstimator's logs.log_plot._MetricGroup
 from fastest.summary.summary import Summary, ValWithError, average_summaries
 
 Keys = str | Iterable[str] | None
@@ -79,6 +80,9 @@ def parse_log_lines(lines: Iterable[str], summary: Summary, source: str = "the l
                 last_epoch = value
             summary.history[mode][key][step] = value
     return summary
+
+
+parse_log_iter = parse_log_lines  # FastEstimator's name: (lines, summary) → the summary, filled
 
 
 def _parse_value(key: str, text: str) -> tuple[str, Any] | None:
@@ -228,7 +232,7 @@ def plot_logs(experiments: Summary | Sequence[Summary], smooth_factor: float = 0
                 if key in ignored or base in ignored or (wanted is not None and key not in wanted
                                                          and base not in wanted) or not _is_scalar_series(series):
                     continue
-                name = (run.name or "run") if len(runs) > 1 else ""
+                name = ("run" if run.name is None else str(run.name)) if len(runs) > 1 else ""  # a label may be 0
                 label = " ".join(part for part in (name, mode, ds_id) if part)
                 curves[base].append((label, key, series))
                 colors.setdefault(label, palette[len(colors) % len(palette)])

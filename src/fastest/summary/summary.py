@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -145,9 +146,13 @@ class Summary:
 
 
 def _number(value: Any) -> float | None:
-    """The middle value of a plain real number or a ValWithError; None for anything else."""
+    """The middle value of a plain real number or a ValWithError, the number in a text holding exactly one
+    ("3 wombats" → 3.0, as FastEstimator); None for anything else."""
     if isinstance(value, ValWithError):
         return float(value.y)
+    if isinstance(value, str):
+        found = re.findall(r"(\d+\.\d+|\.?\d+)", value)
+        return float(found[0]) if len(found) == 1 else None
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     return None

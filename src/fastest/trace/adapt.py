@@ -1,4 +1,4 @@
-"""Traces that adapt a run as it goes: learning-rate schedules, plateaus, early stopping, NaN guard."""
+"""Traces that adapt a run as it goes: learning-rate schedules, plateaus, early stopping, NaN guard, calibration."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from torch import nn
 
 from fastest.backend import get_lr, set_lr
 from fastest.errors import FastestTypeError, FastestValueError
+from fastest.lr_control import ARC
 from fastest.schedule import all_values, get_current_items
-from fastest.trace.essential import is_log_step, model_loss_key, to_number
+from fastest.trace.calibration import PBMCalibrator
+from fastest.trace.essential import LOG_PREFIX, is_log_step, model_loss_key, to_number
 from fastest.trace.metric.base import metric_direction
 from fastest.trace.system import System
 from fastest.trace.trace import Data, Trace
@@ -62,7 +64,10 @@ class LRScheduler(Trace):
     Args:
         model: A model from ``fe.build``.
         lr_fn: ``lambda step: ...`` or ``lambda epoch: ...`` returning the learning rate, e.g.
-            :func:`fastest.schedule.cosine_decay`.
+            :func:`fastest.schedule.cosine_decay`; or ``"arc"`` / :class:`fastest.schedule.ARC`, the learned
+            controller that multiplies the rate by 1.618, 1 or 0.618 every ``frequency`` epochs from the
+            history of the model's loss.
+        ds_id: Dataset ids to run for: None (all), "ds1", "!ds1" …
 
     >>> from fastest.schedule import cosine_decay
     >>> from fastest.testing import Epoch, run_epochs, tiny_classifier
@@ -73,15 +78,18 @@ class LRScheduler(Trace):
     0.0
     """
 
-    def __init__(self, model: nn.Module, lr_fn: Callable[[int], float]) -> None:
+    def __init__(self, model: nn.Module, lr_fn: Callable[[int], float] | ARC | str,
+                 ds_id: str | Iterable[str] | None = None) -> None:
         name = _model_name(model, "LRScheduler")
+        if lr_fn == "arc":
+            lr_fn = ARC()
         if isinstance(lr_fn, str):
-            raise FastestValueError(f"LRScheduler: lr_fn={lr_fn!r} is not supported (FastEstimator's 'arc' needs a "
-                                    "TensorFlow model). Pass a function of step or epoch, e.g. lambda step: ...")
-        if not callable(lr_fn):
+            raise FastestValueError(f"LRScheduler: lr_fn={lr_fn!r} is not supported. Pass a function of step or epoch, "
+                                    "e.g. lambda step: ..., or 'arc' (or fastest.schedule.ARC(frequency)).")
+        if not callable(lr_fn) and not isinstance(lr_fn, ARC):
             raise FastestTypeError(f"LRScheduler: lr_fn must be a function, received {type(lr_fn).__name__}.")
         try:
-            params = list(inspect.signature(lr_fn).parameters)
+            params = ["epoch"] if isinstance(lr_fn, ARC) else list(inspect.signature(lr_fn).parameters)
         except (TypeError, ValueError):
             params = []
         if params not in (["step"], ["epoch"]):
@@ -89,25 +97,42 @@ class LRScheduler(Trace):
                 f"LRScheduler: lr_fn must take exactly one argument named 'step' or 'epoch', received a function of "
                 f"{params}. For example: lr_fn=lambda step: cosine_decay(step, cycle_length=1000, init_lr=1e-3)."
             )
-        super().__init__(outputs=f"{name}_lr", mode=None)
+        super().__init__(outputs=f"{name}_lr", mode=None, ds_id=ds_id)
         self.model = model
         self.lr_fn = lr_fn
         self.schedule_mode = params[0]
+        self.loss_key = ""  # the model's loss, which ARC reads
 
     def bind(self, system: System) -> None:
         super().bind(system)
         _check_in_network(self.model, system, "LRScheduler")
+        if isinstance(self.lr_fn, ARC) and hasattr(system.network, "get_loss_keys"):
+            self.loss_key = model_loss_key(system.network, self.model, "LRScheduler with ARC")
+            self.inputs = [self.loss_key]
+
+    def on_begin(self, data: Data) -> None:
+        if isinstance(self.lr_fn, ARC):
+            self.lr_fn.use_eval_loss = "eval" in getattr(self.system.pipeline, "data", {})
+            self.lr_fn.model  # noqa: B018 (read the weights now, not epochs into the run)
 
     def on_epoch_begin(self, data: Data) -> None:
-        if self.system.mode == "train" and self.schedule_mode == "epoch":
-            set_lr(self.model, self._lr(self.system.epoch_idx))
+        if self.system.mode != "train" or self.schedule_mode != "epoch":
+            return
+        epoch, arc = self.system.epoch_idx, self.lr_fn
+        if not isinstance(arc, ARC):
+            set_lr(self.model, self._lr(epoch))
+        elif epoch > 1 and (epoch % arc.frequency == 1 or arc.frequency == 1):
+            multiplier = arc.predict_next_multiplier()
+            set_lr(self.model, float(np.float32(get_lr(self.model) * multiplier)))
+            if self.system.is_chief:
+                self.system.write(f"{LOG_PREFIX}-ARC: Multiplying LR by {multiplier}")
 
     def on_batch_begin(self, data: Data) -> None:
         if self.system.mode == "train" and self.schedule_mode == "step":
             set_lr(self.model, self._lr(self.system.global_step))
 
     def _lr(self, at: int) -> float:
-        value = self.lr_fn(at)
+        value = self.lr_fn(at)  # type: ignore[operator]
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
@@ -119,11 +144,21 @@ class LRScheduler(Trace):
         return float(value)
 
     def on_batch_end(self, data: Data) -> None:
+        if self.system.mode == "train" and isinstance(self.lr_fn, ARC) and self.loss_key:
+            self.lr_fn.accumulate_single_train_loss(float(np.mean(to_number(data[self.loss_key]))))
         if self.system.mode == "train" and is_log_step(self.system):
             data.write_with_log(self.outputs[0], get_lr(self.model))
 
     def on_epoch_end(self, data: Data) -> None:
+        arc, epoch = self.lr_fn, self.system.epoch_idx
+        if isinstance(arc, ARC) and self.loss_key and self.system.mode == "eval":
+            arc.accumulate_single_eval_loss(float(np.mean(to_number(data[self.loss_key]))))
+            if epoch % arc.frequency == 0:
+                arc.gather_multiple_eval_losses()
         if self.system.mode == "train":
+            if isinstance(arc, ARC) and epoch % arc.frequency == 0:
+                arc.accumulate_all_lrs(get_lr(self.model))
+                arc.gather_multiple_train_losses()
             data.write_with_log(self.outputs[0], get_lr(self.model))
 
 
@@ -147,7 +182,7 @@ class ReduceLROnPlateau(Trace):
     >>> model = tiny_classifier(optimizer_fn=lambda p: torch.optim.SGD(p, lr=1.0), model_name="net")
     >>> trace = ReduceLROnPlateau(model, metric="ce", patience=2, factor=0.5)
     >>> logs = run_epochs(trace, [Epoch(logs={"ce": v}) for v in (0.5, 0.6, 0.7, 0.8)])
-    fastest-ReduceLROnPlateau: net learning rate reduced to 0.5 at epoch 3
+    FastEstimator-ReduceLROnPlateau: learning rate reduced to 0.5
     >>> [log.get("net_lr") for log in logs]
     [None, None, 0.5, None]
     """
@@ -168,6 +203,8 @@ class ReduceLROnPlateau(Trace):
         self.best_mode = best_mode
         self.min_lr = min_lr
         self.fe_monitor_names = {metric} if metric else set()
+        self.best = math.inf if best_mode == "min" else -math.inf
+        self.wait = 0
 
     def bind(self, system: System) -> None:
         super().bind(system)
@@ -177,7 +214,7 @@ class ReduceLROnPlateau(Trace):
             self.inputs, self.fe_monitor_names = [self.metric], {self.metric}
 
     def on_begin(self, data: Data) -> None:
-        self.best: float | None = None
+        self.best = math.inf if self.best_mode == "min" else -math.inf
         self.wait = 0
 
     def on_epoch_end(self, data: Data) -> None:
@@ -192,24 +229,23 @@ class ReduceLROnPlateau(Trace):
             return
         self.wait = 0
         old = get_lr(self.model)
-        new = max(self.min_lr, old * self.factor)
+        new = max(self.min_lr, float(np.float32(self.factor * old)))  # FastEstimator's float32 step
         if new < old:
             set_lr(self.model, new)
             data.write_with_log(self.outputs[0], new)
             if self.system.is_chief:
-                self.system.write(f"fastest-ReduceLROnPlateau: {self.model.model_name} learning rate reduced to "
-                                  f"{new:.6g} at epoch {self.system.epoch_idx}")
+                self.system.write(f"{LOG_PREFIX}-ReduceLROnPlateau: learning rate reduced to {new}")
 
 
 class EarlyStopping(Trace):
     """Stop training when a monitored value stops improving (Keras' and FastEstimator's rule).
 
-    At each epoch end (of ``mode``): the value improves when it beats the best so far by more than
-    ``min_delta`` (``value < best - min_delta`` for "min"); an improvement resets the wait,
-    anything else adds one epoch to it. When the wait reaches ``patience`` (0 and 1 both mean: the
-    first epoch without improvement), ``system.stop_training`` is set and the best value and its
-    epoch are printed. ``best`` starts at ±inf (FastEstimator), or at the ``baseline``: then training also stops
-    after ``patience`` epochs that never beat it.
+    At each epoch end (of ``mode``): the value improves when ``monitor_op(value - min_delta, best)``
+    holds (``value < best - min_delta`` for "min", ``value > best + min_delta`` for "max"); an
+    improvement resets the wait, anything else adds one epoch to it. When the wait reaches
+    ``patience`` (0 and 1 both mean: the first epoch without improvement), ``system.stop_training``
+    is set and the best value and its epoch are printed. ``best`` starts at ±inf, or at the
+    ``baseline``: then training also stops after ``patience`` epochs that never beat it.
 
     Args:
         monitor: The key to watch (one key).
@@ -223,7 +259,7 @@ class EarlyStopping(Trace):
     >>> from fastest.testing import Epoch, run_epochs
     >>> logs = run_epochs(EarlyStopping(monitor="acc", compare="max", baseline=0.8, patience=2),
     ...                   [Epoch(logs={"acc": v}) for v in (0.7, 0.75, 0.9)])
-    fastest-EarlyStopping: 'acc' did not beat the baseline 0.8 in 2 epochs; stopping at epoch 2.
+    FastEstimator-EarlyStopping: 'acc' triggered an early stop. Its best value was 0.8 at epoch 0
     >>> len(logs)
     2
     """
@@ -236,25 +272,34 @@ class EarlyStopping(Trace):
         if not isinstance(patience, int) or patience < 0:
             raise FastestValueError(f"EarlyStopping: patience must be an int >= 0, received {patience!r}.")
         super().__init__(inputs=monitor, mode=mode)
-        self.monitor = monitor
-        self.min_delta = abs(min_delta)
+        self.monitor = self.monitored_key = monitor
+        self.fe_monitor_names = {monitor}
         self.patience = patience
         self.compare = compare
         self.baseline = baseline
+        self.wait = 0
+        self.best_epoch: int | None = None
+        self._set_direction(compare or "min", min_delta)
+        self.best: float = baseline if baseline is not None else (math.inf if self.compare != "max" else -math.inf)
+
+    def _set_direction(self, direction: str, min_delta: float) -> None:
+        """FastEstimator's fields: ``monitor_op`` (``np.less``/``np.greater``) and a signed ``min_delta``."""
+        self.direction = direction
+        self.monitor_op = np.less if direction == "min" else np.greater
+        self.min_delta = -abs(min_delta) if direction == "min" else abs(min_delta)
 
     def on_begin(self, data: Data) -> None:
-        self.direction = self.compare or _direction_of(self.system, self.monitor)
-        # as FastEstimator: the baseline, else ±inf, so any first value improves on it
-        self.best: float = self.baseline if self.baseline is not None else (
+        self._set_direction(self.compare or _direction_of(self.system, self.monitor), self.min_delta)
+        self.best = self.baseline if self.baseline is not None else (
             math.inf if self.direction == "min" else -math.inf)
-        self.best_epoch: int | None = None
         self.wait = 0
+        self.best_epoch = None
 
     def on_epoch_end(self, data: Data) -> None:
-        if self.monitor not in data:
+        if self.monitor not in data or data[self.monitor] is None:
             return
-        value = float(to_number(data[self.monitor]))
-        if _improved(value, self.best, self.direction, self.min_delta):
+        value = to_number(data[self.monitor])
+        if self.monitor_op(value - self.min_delta, self.best):
             self.best, self.best_epoch, self.wait = value, self.system.epoch_idx, 0
             return
         self.wait += 1
@@ -262,14 +307,8 @@ class EarlyStopping(Trace):
             return
         self.system.stop_training = True
         if self.system.is_chief:
-            if self.best_epoch is None:
-                bar = f"the baseline {self.baseline}" if self.baseline is not None else "its starting value"
-                self.system.write(f"fastest-EarlyStopping: {self.monitor!r} did not beat {bar} in {self.wait} "
-                                  f"epochs; stopping at epoch {self.system.epoch_idx}.")
-            else:
-                self.system.write(f"fastest-EarlyStopping: {self.monitor!r} did not improve for {self.wait} epochs; "
-                                  f"stopping at epoch {self.system.epoch_idx}. Best value {self.best:.6g} at epoch "
-                                  f"{self.best_epoch}.")
+            self.system.write(f"{LOG_PREFIX}-EarlyStopping: '{self.monitor}' triggered an early stop. Its best value "
+                              f"was {self.best} at epoch {self.system.epoch_idx - self.wait}")
 
 
 def _direction_of(system: System, key: str) -> str:
@@ -292,16 +331,18 @@ class TerminateOnNaN(Trace):
         monitor_names: Keys to check. None: every loss key of the Network; "*": the loss keys and
             every key the active traces write.
         mode: Modes to check in (None: all).
+        ds_id: Dataset ids to check for (None: all).
 
     >>> from fastest.testing import Epoch, make_system, run_epochs
     >>> batches = [{"ce": torch.tensor(0.5)}, {"ce": torch.tensor(float("nan"))}, {"ce": torch.tensor(0.4)}]
     >>> logs = run_epochs(TerminateOnNaN(), [Epoch(batches, mode="train")], make_system(loss_keys={"ce"}))
-    fastest-TerminateOnNaN: 'ce' is nan at step 2 (mode 'train', epoch 1); stopping training.
+    FastEstimator-TerminateOnNaN: NaN Detected in: ce
     """
 
     def __init__(self, monitor_names: str | Iterable[str] | None = None,
-                 mode: str | Iterable[str] | None = None) -> None:
-        super().__init__(inputs=monitor_names, mode=mode)
+                 mode: str | Iterable[str] | None = None, ds_id: str | Iterable[str] | None = None) -> None:
+        super().__init__(inputs=monitor_names, mode=mode, ds_id=ds_id)
+        self.monitor_keys: set[str] = set()
 
     def on_epoch_begin(self, data: Data) -> None:
         keys = {k for k in self.inputs if k != "*"}
@@ -310,7 +351,7 @@ class TerminateOnNaN(Trace):
         if "*" in self.inputs:
             for trace in get_current_items(self.system.traces, self.system.mode, max(self.system.epoch_idx, 1)):
                 keys |= set(trace.outputs)
-        self.monitor_keys = sorted(keys)
+        self.monitor_keys = keys
 
     def on_batch_end(self, data: Data) -> None:
         self._check(data)
@@ -324,12 +365,9 @@ class TerminateOnNaN(Trace):
         tensors_ok = not tensors or bool(torch.stack([torch.isfinite(t).all().to(tensors[0].device) for t in tensors]).all())
         if tensors_ok and all(_finite(v) for v in values.values() if not isinstance(v, torch.Tensor)):
             return
-        bad = next(key for key, value in values.items() if not _finite(value))
-        value = to_number(values[bad])
-        shown = value if np.ndim(value) == 0 else "non-finite"
         self.system.stop_training = True
-        self.system.write(f"fastest-TerminateOnNaN: {bad!r} is {shown} at step {self.system.global_step} "
-                          f"(mode {self.system.mode!r}, epoch {self.system.epoch_idx}); stopping training.")
+        for key in (key for key, value in values.items() if not _finite(value)):
+            self.system.write(f"{LOG_PREFIX}-TerminateOnNaN: NaN Detected in: {key}")
 
 
 def _finite(value: Any) -> bool:
@@ -343,4 +381,4 @@ def _finite(value: Any) -> bool:
         return True  # not a number: nothing to check
 
 
-__all__ = ["EarlyStopping", "LRScheduler", "ReduceLROnPlateau", "TerminateOnNaN"]
+__all__ = ["EarlyStopping", "LRScheduler", "PBMCalibrator", "ReduceLROnPlateau", "TerminateOnNaN"]

@@ -21,6 +21,7 @@ import torch
 
 from fastest.backend import atomic_open
 from fastest.errors import FastestTypeError, FastestValueError
+from fastest.summary.display import Display, FigureFE, ImageDisplay
 from fastest.summary.summary import Summary
 from fastest.trace.trace import Data, Trace
 
@@ -91,10 +92,12 @@ def _is_figure(value: Any) -> bool:
 def visuals(value: Any) -> Iterator[tuple[list[Any], bool]]:
     """Yield ``(items, batched)`` for a value to draw: each item is a matplotlib Figure or an image.
 
-    A Figure is yielded as is; a Summary is drawn with ``visualize_logs`` (and the figure closed
+    A Figure is yielded as is; a display (``ImageDisplay``, ``BatchDisplay``, ``GridDisplay``) as its
+    figure; a Summary or a list of them is drawn with ``visualize_logs`` (and the figure closed
     afterwards); anything else goes through :func:`to_images`.
     """
-    if isinstance(value, Summary):
+    summaries = isinstance(value, (list, tuple)) and value and all(isinstance(item, Summary) for item in value)
+    if isinstance(value, Summary) or summaries:
         import matplotlib.pyplot as plt
 
         from fastest.summary.logs import visualize_logs
@@ -106,6 +109,8 @@ def visuals(value: Any) -> Iterator[tuple[list[Any], bool]]:
             plt.close(figure)  # type: ignore[arg-type]
     elif _is_figure(value):
         yield [value], False
+    elif isinstance(value, Display):
+        yield [value.prepare()], False
     else:
         yield to_images(value)
 
@@ -159,19 +164,24 @@ class _ImageTrace(Trace):
         self._draw(data, {})
 
     def _draw(self, data: Data, fallback: dict[str, Any]) -> None:
-        if not self.system.is_chief:
+        system = getattr(self, "system", None)  # FastEstimator tests call the events without a System
+        if system is not None and not system.is_chief:
             return
         for key in self.inputs:
             value = data[key] if key in data else fallback.get(key)
             if value is None:
                 continue
-            stem = f"{safe_name(key)}_{self.system.mode}_epoch_{self.system.epoch_idx}"
+            stem = safe_name(key) if system is None else f"{safe_name(key)}_{system.mode}_epoch_{system.epoch_idx}"
             with visuals(value) as (items, batched):
                 for i, item in enumerate(items):
                     self.emit(f"{stem}_elem_{i}" if batched else stem, item)
 
     def emit(self, name: str, item: Any) -> None:
         raise NotImplementedError
+
+    def write(self, line: str) -> None:
+        system = getattr(self, "system", None)
+        (system.write if system is not None else print)(line)
 
 
 class ImageSaver(_ImageTrace):
@@ -205,34 +215,46 @@ class ImageSaver(_ImageTrace):
 
 
 class ImageViewer(_ImageTrace):
-    """Show images, figures and Summaries inline in Jupyter at each epoch end and at the end.
+    """Show images, figures, displays and Summaries inline in Jupyter at each epoch end and at the end.
 
-    Takes the same values as :class:`ImageSaver`. Outside IPython it writes each image to a
-    temporary PNG and prints its path.
+    Takes the same values as :class:`ImageSaver`; an image is drawn as an
+    :class:`~fastest.summary.display.ImageDisplay` titled with its name. Outside IPython it writes each
+    figure to a temporary PNG and prints its path.
 
     Args:
         inputs: Key(s) to show.
         mode: Modes to run in.
+        interactive: Accepted for FastEstimator compatibility (the figures are static images).
 
     >>> ImageViewer("saliency").inputs
     ['saliency']
     """
 
-    def __init__(self, inputs: str | Iterable[str], mode: str | Iterable[str] | None = ("eval", "test")) -> None:
+    def __init__(self, inputs: str | Iterable[str], mode: str | Iterable[str] | None = ("eval", "test"),
+                 interactive: bool = False) -> None:
         super().__init__(inputs=inputs, mode=mode)
+        self.interactive = interactive
         self._folder: str | None = None
 
     def emit(self, name: str, item: Any) -> None:
+        if not _is_figure(item):
+            item = ImageDisplay(image=item[..., :3] if item.shape[-1] == 4 else item, title=name).prepare()
         if _ipython_shell() is not None:
-            from IPython.display import Image, display
+            if isinstance(item, FigureFE):
+                item.show(interactive=self.interactive)
+            else:
+                from IPython.display import display
 
-            display(item if _is_figure(item) else Image(data=png_bytes(item), format="png"))
+                display(item)
             return
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="fastest_images_")
         path = os.path.join(self._folder, f"{name}.png")
-        save_png(item, path)
-        self.system.write(f"fastest-ImageViewer: {name} → {path}")
+        if isinstance(item, FigureFE):
+            item.show(save_path=path, verbose=False)
+        else:
+            save_png(item, path)
+        self.write(f"fastest-ImageViewer: {name} → {path}")
 
 
 def _ipython_shell() -> Any:

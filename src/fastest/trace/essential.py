@@ -1,10 +1,12 @@
-"""Traces the Estimator adds by itself: training logs, eval loss averages, and the logger."""
+"""Traces the Estimator adds by itself: training logs, eval and test loss averages, and the logger."""
 
 from __future__ import annotations
 
 import math
+import re
 import time
 import warnings
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,9 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from fastest.backend import get_lr
 from fastest.errors import FastestValueError
 from fastest.schedule import all_values
 from fastest.trace.trace import Data, Trace
+
+#: The head of every log line (``FastEstimator-Train: step: 1; ...``): FastEstimator's, so its log tooling reads
+#: fastest's logs.
+LOG_PREFIX = "FastEstimator"
 
 
 def to_number(value: Any) -> Any:
@@ -69,8 +76,9 @@ def with_essentials(system: Any, user: list[Any], names: Iterable[str], modes: I
         trace.bind(system)
     monitor = monitored_keys(names, values)
     nan_checked = any(type(t).__name__ == "TerminateOnNaN" for t in values)  # the user's check replaces ours
+    modes = set(modes)
     essentials: list[Trace] = [TrainEssential(monitor, stop_on_nan=not nan_checked)] if "train" in modes else []
-    essentials.append(EvalEssential(monitor))
+    essentials += [kind(monitor) for kind, mode in ((EvalEssential, "eval"), (TestEssential, "test")) if mode in modes]
     logger = Logger(verbose=verbose)
     for trace in [*essentials, logger]:
         trace.bind(system)
@@ -78,33 +86,48 @@ def with_essentials(system: Any, user: list[Any], names: Iterable[str], modes: I
 
 
 class TrainEssential(Trace):
-    """Writes the monitored keys (losses …) and ``steps/sec`` at every log step; times each epoch.
+    """Writes the monitored keys (losses …) and ``steps/sec`` at every log step; times each epoch and the run.
 
-    A per-sample loss (``average_loss=False``) is logged as its mean; traces still read the per-sample
-    values. With ``stop_on_nan`` (the default), a loss that becomes NaN or infinite stops training
-    with one warning naming the loss key and the first step it happened at. On the CPU every step is
-    checked; on an accelerator the check stays on the device and is read at log steps and epoch ends,
-    so it adds no synchronization.
+    At ``on_begin`` it logs ``num_device`` and ``logging_interval``, at each epoch end
+    ``epoch_time(sec)``, and at ``on_end`` ``total_time(sec)`` and each model's ``<model_name>_lr``
+    (FastEstimator's keys). A per-sample loss (``average_loss=False``) is logged as its mean; traces
+    still read the per-sample values. With ``stop_on_nan`` (the default), a loss that becomes NaN or
+    infinite stops training with one warning naming the loss key and the first step it happened at.
+    On the CPU every step is checked; on an accelerator the check stays on the device and is read at
+    log steps and epoch ends, so it adds no synchronization. The Estimator adds this trace itself.
+
+    Args:
+        monitor_names: Keys to log from the batch at log steps.
+        stop_on_nan: Stop training when a loss becomes NaN or infinite.
     """
 
-    restore_skip = ("start", "epoch_start", "last_log_time", "last_log_step")  # clock readings of the stopped run
+    runs_first = True
+    restore_skip = ("train_start", "epoch_start", "step_start", "last_log_step")  # clock readings of the stopped run
 
-    def __init__(self, monitor_names: Iterable[str], stop_on_nan: bool = True) -> None:
-        names = sorted(set(monitor_names))
-        super().__init__(inputs=names, outputs=[*names, "steps/sec", "epoch_time(sec)"], mode="train")
+    def __init__(self, monitor_names: str | Iterable[str], stop_on_nan: bool = True) -> None:
+        names = sorted({monitor_names} if isinstance(monitor_names, str) else set(monitor_names))
+        super().__init__(inputs=names, outputs=[*names, "steps/sec", "epoch_time(sec)", "total_time(sec)"],
+                         mode="train")
         self.monitor_names = names
         self.stop_on_nan = stop_on_nan
-
-    def on_begin(self, data: Data) -> None:
-        self.start = self.epoch_start = self.last_log_time = time.perf_counter()
-        self.last_log_step = self.system.global_step
-        self.loss_keys = sorted(self.system.network.get_loss_keys())
+        self.elapse_times: list[float] = []  # FastEstimator's attribute; kept empty between log steps
+        self.train_start = self.epoch_start = self.step_start = time.perf_counter()
+        self.last_log_step = 0
+        self.loss_keys: list[str] | None = None
         self.first_bad: dict[str, Any] = {}  # loss key → first non-finite step (a tensor on accelerators)
         self.reported = False
 
+    def on_begin(self, data: Data) -> None:
+        self.train_start = self.epoch_start = self.step_start = time.perf_counter()
+        self.last_log_step = self.system.global_step or 0
+        self.loss_keys = sorted(self.system.network.get_loss_keys())
+        self.first_bad, self.reported = {}, False
+        data.write_with_log("num_device", self.system.num_devices)
+        data.write_with_log("logging_interval", self.system.log_steps)
+
     def on_epoch_begin(self, data: Data) -> None:
-        self.epoch_start = self.last_log_time = time.perf_counter()
-        self.last_log_step = self.system.global_step
+        self.epoch_start = self.step_start = time.perf_counter()
+        self.last_log_step = self.system.global_step or 0
 
     def on_batch_end(self, data: Data) -> None:
         log_step = is_log_step(self.system)
@@ -113,6 +136,8 @@ class TrainEssential(Trace):
         if not log_step:
             return
         step = self.system.global_step
+        if self.loss_keys is None:
+            self.loss_keys = sorted(self.system.network.get_loss_keys())
         for key in self.monitor_names:
             if key in data:
                 value = data[key]
@@ -121,8 +146,11 @@ class TrainEssential(Trace):
                 else:
                     data.write_with_log(key, value)
         now = time.perf_counter()
-        data.write_with_log("steps/sec", round((step - self.last_log_step) / max(now - self.last_log_time, 1e-9), 2))
-        self.last_log_time, self.last_log_step = now, step
+        if step > 1:
+            steps = step - self.last_log_step if step > self.last_log_step else (self.system.log_steps or 1)
+            data.write_with_log("steps/sec", round(steps / max(now - self.step_start, 1e-9), 2))
+        self.elapse_times = []
+        self.step_start, self.last_log_step = now, step
 
     def on_epoch_end(self, data: Data) -> None:
         if self.stop_on_nan:
@@ -130,11 +158,17 @@ class TrainEssential(Trace):
         data.write_with_log("epoch_time(sec)", round(time.perf_counter() - self.epoch_start, 2))
 
     def on_end(self, data: Data) -> None:
-        data.write_with_log("total_time(sec)", round(time.perf_counter() - self.start, 2))
+        self.system.mode = "train"  # the final line and the learning rates belong to training (as FastEstimator)
+        data.write_with_log("total_time(sec)", round(time.perf_counter() - self.train_start, 2))
+        for model in self.system.network.models:
+            if getattr(model, "current_optimizer", None) is not None:
+                data.write_with_log(f"{model.model_name}_lr", get_lr(model))
 
     def _watch(self, data: Data, sync: bool) -> None:
         if self.reported:
             return
+        if self.loss_keys is None:
+            self.loss_keys = sorted(self.system.network.get_loss_keys())
         step = self.system.global_step
         for key in self.loss_keys:
             value = data.get(key)
@@ -159,93 +193,176 @@ class TrainEssential(Trace):
         key, step = min(found.items(), key=lambda item: item[1])
         self.reported = True
         self.system.stop_training = True
-        message = (f"fastest: the loss {key!r} became NaN or infinite at step {step} (epoch {self.system.epoch_idx}); "
-                   "stopping training, since the weights are no longer finite. Lower the learning rate, check "
-                   "the data for NaN (e.g. with TerminateOnNaN(monitor_names='*')), or clip gradients "
-                   "(Estimator(gradient_clip=...)).")
+        message = (f"{LOG_PREFIX}-TrainEssential: the loss {key!r} became NaN or infinite at step {step} (epoch "
+                   f"{self.system.epoch_idx}); stopping training, since the weights are no longer finite. Lower the "
+                   "learning rate, check the data for NaN (e.g. with TerminateOnNaN(monitor_names='*')), or clip "
+                   "gradients (Estimator(gradient_clip=...)).")
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         if self.system.is_chief:
             self.system.write(message)
 
 
 class EvalEssential(Trace):
-    """Averages the monitored keys (losses) over each eval or test epoch, overall and per dataset."""
+    """Averages the monitored keys (losses) over each eval epoch, overall and per dataset (``<key>|<ds_id>``).
 
-    def __init__(self, monitor_names: Iterable[str], mode: str | Iterable[str] = ("eval", "test")) -> None:
-        names = sorted(set(monitor_names))
+    ``eval_results[key][ds_id]`` holds each batch's value (FastEstimator's attribute); a per-sample
+    value counts as its batch mean. The averages are taken at the epoch end, across processes under
+    a distributed strategy. The Estimator adds this trace itself (and :class:`TestEssential` for test).
+
+    Args:
+        monitor_names: Keys to average.
+
+    >>> from fastest.testing import run_trace
+    >>> run_trace(EvalEssential({"ce"}), [{"ce": 1.0}, {"ce": 2.0}])
+    {'ce': 1.5}
+    """
+
+    runs_first = True
+
+    def __init__(self, monitor_names: str | Iterable[str], mode: str | Iterable[str] = "eval") -> None:
+        names = sorted({monitor_names} if isinstance(monitor_names, str) else set(monitor_names))
         super().__init__(inputs=names, outputs=names, mode=mode)
         self.monitor_names = names
+        self.eval_results: defaultdict[str, defaultdict[str, list[Any]]] = _results()
 
     def on_epoch_begin(self, data: Data) -> None:
-        self.sums: dict[str, dict[str, Any]] = {}
-        self.counts: dict[str, dict[str, int]] = {}
+        self.eval_results = _results()
 
     def on_batch_end(self, data: Data) -> None:
-        ds_sums = self.sums.setdefault(self.system.ds_id, {})
-        ds_counts = self.counts.setdefault(self.system.ds_id, {})
         for key in self.monitor_names:
             if key in data:
                 value = data[key]
-                value = value.detach().float().mean() if isinstance(value, torch.Tensor) else float(np.mean(value))
-                ds_sums[key] = ds_sums[key] + value if key in ds_sums else value
-                ds_counts[key] = ds_counts.get(key, 0) + 1
+                if isinstance(value, torch.Tensor):  # stays on the device until the epoch ends
+                    value = value.detach().float().mean()
+                self.eval_results[key][self.system.ds_id].append(value)
 
     def on_epoch_end(self, data: Data) -> None:
-        if self.system.world_size > 1:
-            self._all_reduce()
-        for key in self.monitor_names:
-            total = [(self.sums[ds][key], self.counts[ds][key]) for ds in self.sums if key in self.sums[ds]]
-            if not total:
+        for key, per_ds in self.eval_results.items():
+            sums = {ds: _sum(values) for ds, values in per_ds.items() if values}
+            if self.system.world_size > 1:
+                sums = _all_reduce(sums)
+            if not sums:
                 continue
-            data.write_with_log(key, to_number(sum(s for s, _ in total)) / sum(c for _, c in total))
-            if len(self.sums) > 1:
-                for ds, sums in self.sums.items():
-                    if key in sums:
-                        data.write_with_log(f"{key}|{ds}", to_number(sums[key]) / self.counts[ds][key])
+            for ds, (total, count) in sums.items():
+                if ds != "":
+                    data.write_with_log(f"{key}|{ds}", _scalar(total / count))
+            data.write_with_log(key, _scalar(sum(t for t, _ in sums.values()) / sum(c for _, c in sums.values())))
 
 
-    def _all_reduce(self) -> None:
-        """Sum the per-process sums and counts, so the average covers every process's batches."""
-        import torch.distributed as dist
+class TestEssential(EvalEssential):
+    """Averages the monitored keys (losses) over the test epoch, like :class:`EvalEssential` in eval.
 
-        if not (dist.is_available() and dist.is_initialized()):
-            return
-        for ds, sums in self.sums.items():
-            for key, value in sums.items():
-                device = value.device if isinstance(value, torch.Tensor) else "cpu"
-                pair = torch.tensor([float(value), float(self.counts[ds][key])], dtype=torch.float64, device=device)
-                dist.all_reduce(pair)
-                sums[key], self.counts[ds][key] = pair[0], int(pair[1].item())
+    ``test_results`` is FastEstimator's name of the per-batch values. The Estimator adds this trace itself.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, monitor_names: str | Iterable[str]) -> None:
+        super().__init__(monitor_names, mode="test")
+
+    @property
+    def test_results(self) -> defaultdict[str, defaultdict[str, list[Any]]]:
+        return self.eval_results
+
+    @test_results.setter
+    def test_results(self, value: defaultdict[str, defaultdict[str, list[Any]]]) -> None:
+        self.eval_results = value
+
+
+def _lists() -> defaultdict[str, list[Any]]:
+    return defaultdict(list)
+
+
+def _results() -> defaultdict[str, defaultdict[str, list[Any]]]:
+    return defaultdict(_lists)  # a module-level factory, so traces pickle (DDP spawn)
+
+
+def _scalar(value: Any) -> Any:
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def _sum(values: list[Any]) -> tuple[Any, int]:
+    """(sum, count) of batch values: numbers and arrays on the host, tensors in one device → host transfer."""
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
+    if tensors:
+        device = tensors[0].device
+        stacked = torch.stack([v.to(device) if isinstance(v, torch.Tensor) else torch.tensor(float(np.mean(v)),
+                                                                                                device=device)
+                               for v in values])
+        return to_number(stacked.sum()), len(values)
+    return np.sum(np.array(values, dtype=np.float64), axis=0), len(values)
+
+
+def _all_reduce(sums: dict[str, tuple[Any, int]]) -> dict[str, tuple[Any, int]]:
+    """Sum the per-process sums and counts, so the average covers every process's batches."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return sums
+    reduced = {}
+    for ds, (total, count) in sums.items():
+        pair = torch.tensor([float(total), float(count)], dtype=torch.float64)
+        if dist.get_backend() == "nccl":
+            pair = pair.cuda()
+        dist.all_reduce(pair)
+        reduced[ds] = (pair[0].item(), int(pair[1].item()))
+    return reduced
 
 
 class Logger(Trace):
-    """Records every logged value in the Summary and prints one line per log (when ``verbose``).
+    """Records every logged value in the Summary and prints FastEstimator's log lines (when ``verbose``).
 
-    Lines go through ``system.write``, which a progress bar redirects above itself while it shows.
+    Lines read ``FastEstimator-Train: step: 1; ce: 2.3; steps/sec: 10.5;`` (keys in natural order;
+    arrays follow the line), so FastEstimator's log tooling reads them: ``-Start`` (not in test),
+    ``-Train`` at log steps (step 1 and every ``log_steps``) and at each train epoch end,
+    ``Eval Progress: n/N`` at the eval steps ``system.eval_log_steps`` asks for, ``-Eval`` and
+    ``-Test`` at their epoch ends, and ``-Finish``. Lines go through ``system.write``, which a
+    progress bar redirects above itself while it shows. The Estimator adds this trace itself.
+
+    Args:
+        verbose: Print the lines (the Summary is filled either way).
     """
 
     def __init__(self, verbose: bool = True) -> None:
         super().__init__(inputs="*")
         self.verbose = verbose
+        self.eval_steps: defaultdict[str, int] = defaultdict(int)
 
     def on_begin(self, data: Data) -> None:
-        if self.verbose and self.system.is_chief:
-            mode = "Test" if self.system.mode == "test" else "Start"
-            self.system.write(f"fastest-{mode}: step: {self.system.global_step}; "
-                              f"total epochs: {self.system.total_epochs}")
+        if self.system.mode != "test":
+            self._log(f"Start: step: {self.system.global_step or 1};", data)
+        else:
+            self._record(data)
+
+    def on_epoch_begin(self, data: Data) -> None:
+        self.eval_steps.clear()
 
     def on_batch_end(self, data: Data) -> None:
-        if data.maps[0] or data.log_only:
-            self._log(data)
+        mode = self.system.mode
+        if mode == "train" and is_log_step(self.system):
+            self._log(f"Train: step: {self.system.global_step};", data)
+            return
+        if mode == "eval":
+            self.eval_steps[self.system.ds_id] += 1
+            step = self.eval_steps[self.system.ds_id]
+            steps, total = self.system.eval_log_steps
+            if step in steps:
+                ds = f" ({self.system.ds_id})" if self.system.ds_id else ""
+                self._log(f"Eval Progress{ds}: {step}/{total};", data, prefix="")
+                return
+        if data.maps[0] or data.log_only:  # logs written outside the printed steps still reach the Summary
+            self._record(data)
 
     def on_epoch_end(self, data: Data) -> None:
-        self._log(data, epoch=True)
+        self.eval_steps.clear()
+        self._log(f"{self.system.mode.capitalize()}: step: {self.system.global_step}; epoch: {self.system.epoch_idx};",
+                  data)
 
     def on_end(self, data: Data) -> None:
-        logs = self._record(data)
-        if self.verbose and self.system.is_chief:
-            extra = "".join(f" {k}: {_fmt(v)};" for k, v in logs.items())
-            self.system.write(f"fastest-Finish: step: {self.system.global_step};{extra}")
+        if self.system.mode != "test":
+            self._log(f"Finish: step: {self.system.global_step};", data)
+        else:
+            self._record(data)
 
     def _record(self, data: Data) -> dict[str, Any]:
         logs = {key: to_number(value) for key, value in data.read_logs().items()}
@@ -253,19 +370,36 @@ class Logger(Trace):
             self.system.write_summary(key, value)
         return logs
 
-    def _log(self, data: Data, epoch: bool = False) -> None:
+    def _log(self, head: str, data: Data, prefix: str = f"{LOG_PREFIX}-") -> None:
         logs = self._record(data)
-        if not (self.verbose and self.system.is_chief and logs):
-            return
-        head = f"fastest-{self.system.mode.capitalize()}: step: {self.system.global_step};"
-        if epoch:
-            head += f" epoch: {self.system.epoch_idx};"
-        self.system.write(head + "".join(f" {k}: {_fmt(v)};" for k, v in logs.items()))
+        if self.verbose and self.system.is_chief:
+            self.system.write(log_line(prefix + head, logs))
+
+
+def log_line(head: str, logs: dict[str, Any]) -> str:
+    """``head`` followed by ``key: value;`` for each log in natural key order, arrays on lines after it.
+
+    >>> log_line("FastEstimator-Eval: step: 5; epoch: 1;", {"ce10": 0.5, "ce2": np.float32(0.25), "cm": np.eye(2)})
+    'FastEstimator-Eval: step: 5; epoch: 1; ce2: 0.25; ce10: 0.5;\\ncm:\\n[[1.,0.],\\n [0.,1.]];'
+    """
+    line, arrays = head, []
+    for key in sorted(logs, key=_natural):
+        value = logs[key]
+        if isinstance(value, np.ndarray) and value.size > 1:
+            arrays.append(f"\n{key}:\n{np.array2string(value, separator=',', threshold=400)};")
+        else:
+            line += f" {key}: {_fmt(value)};"
+    return line + "".join(arrays)
+
+
+def _natural(key: str) -> list[Any]:
+    """Sort key that puts "ce2" before "ce10" (FastEstimator sorts log keys this way)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", key)]
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=4, separator=",", threshold=20).replace("\n", "")
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
     return str(value)

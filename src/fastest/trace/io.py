@@ -25,7 +25,7 @@ from fastest.backend import atomic_open, load_model, save_model
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.op import to_list
 from fastest.trace.display import ImageSaver, ImageViewer, safe_name
-from fastest.trace.essential import model_loss_key, to_number
+from fastest.trace.essential import LOG_PREFIX, model_loss_key, to_number
 from fastest.trace.restore import Position, RestoreStore
 from fastest.trace.system import System
 from fastest.trace.tensorboard import TensorBoard
@@ -46,6 +46,8 @@ class ModelSaver(Trace):
         save_dir: Folder of the files (created if missing); None saves nothing (handy in smoke tests).
         frequency: Save every this many epochs.
         max_to_keep: Keep at most this many files (None or 0: keep all).
+        save_architecture: FastEstimator's option to also save a TensorFlow model's architecture; a
+            PyTorch model has none to save, so True is refused.
 
     >>> import fastest as fe, torch
     >>> saver = ModelSaver(fe.build(lambda: torch.nn.Linear(2, 1), "sgd", model_name="lin"), save_dir=None)
@@ -54,8 +56,9 @@ class ModelSaver(Trace):
     """
 
     def __init__(self, model: nn.Module, save_dir: str | None, frequency: int = 1,
-                 max_to_keep: int | None = None) -> None:
+                 max_to_keep: int | None = None, save_architecture: bool = False) -> None:
         super().__init__(mode="train")
+        _no_architecture(save_architecture, "ModelSaver")
         if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
             raise FastestValueError(f"ModelSaver: frequency must be an int >= 1 (epochs), received {frequency!r}.")
         if max_to_keep is not None and (isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int)
@@ -84,6 +87,13 @@ class ModelSaver(Trace):
                 os.remove(oldest)
 
 
+def _no_architecture(save_architecture: bool, owner: str) -> None:
+    if save_architecture:
+        raise FastestValueError(f"{owner}: save_architecture=True saves a TensorFlow model's architecture; a PyTorch "
+                                "model has none to save apart from its code. Leave save_architecture=False (the "
+                                "weights are saved as a state_dict).")
+
+
 class BestModelSaver(Trace):
     """Save the model whenever an eval metric reaches a new best.
 
@@ -96,10 +106,12 @@ class BestModelSaver(Trace):
         metric: Key to watch; default the model's loss (its single UpdateOp loss key).
         save_best_mode: "min" or "max".
         load_best_final: Load the best weights back into the model when training ends.
+        save_architecture: FastEstimator's option for TensorFlow models; True is refused (see ModelSaver).
     """
 
     def __init__(self, model: nn.Module, save_dir: str, metric: str | None = None, save_best_mode: str = "min",
-                 load_best_final: bool = False) -> None:
+                 load_best_final: bool = False, save_architecture: bool = False) -> None:
+        _no_architecture(save_architecture, "BestModelSaver")
         if save_best_mode not in ("min", "max"):
             raise FastestValueError(f"BestModelSaver: save_best_mode must be 'min' or 'max', received {save_best_mode!r}.")
         if not isinstance(save_dir, (str, os.PathLike)):
@@ -111,8 +123,12 @@ class BestModelSaver(Trace):
         self.save_best_mode = save_best_mode
         self.load_best_final = load_best_final
         self.metric = ""
+        self.best: float | None = None
+        self.since_best = 0
         if metric is not None:
             self._watch(metric)
+        elif len(getattr(model, "loss_name", ())) == 1:  # FastEstimator: the loss an UpdateOp declared
+            self._watch(next(iter(getattr(model, "loss_name"))))  # noqa: B009 - not every module has it
 
     def _watch(self, metric: str) -> None:
         self.metric = metric
@@ -133,7 +149,7 @@ class BestModelSaver(Trace):
             self._watch(model_loss_key(system.network, self.model, "BestModelSaver"))
 
     def on_begin(self, data: Data) -> None:
-        self.best: float | None = None
+        self.best = None
         self.since_best = 0
 
     def on_epoch_end(self, data: Data) -> None:
@@ -142,7 +158,7 @@ class BestModelSaver(Trace):
             self.best is None or (value < self.best if self.save_best_mode == "min" else value > self.best))
         if better:
             self.best, self.since_best = value, 0
-            if self.system.is_chief:
+            if getattr(self, "system", None) is None or self.system.is_chief:
                 save_model(self.model, self.save_dir, os.path.basename(self.model_path)[: -len(".pt")])
         else:
             self.since_best += 1
@@ -153,7 +169,7 @@ class BestModelSaver(Trace):
         if self.load_best_final and os.path.isfile(self.model_path):
             load_model(self.model, self.model_path)
             if self.system.is_chief:
-                self.system.write(f"fastest-BestModelSaver: restored {self.model.model_name} from {self.model_path}")
+                self.system.write(f"{LOG_PREFIX}-BestModelSaver: restored {self.model.model_name} from {self.model_path}")
 
 
 class CSVLogger(Trace):
@@ -345,7 +361,7 @@ class RestoreWizard(Trace):
             state = f"epoch {position.epochs_done + 1}, after batch {position.batches_done}"
         else:
             state = f"after epoch {position.epochs_done}"
-        self.system.write(f"fastest-RestoreWizard: restore point at step {self.system.global_step} ({state}) saved "
+        self.system.write(f"{LOG_PREFIX}-RestoreWizard: restore point at step {self.system.global_step} ({state}) saved "
                           f"to {folder} in {time.perf_counter() - started:.2f} s")
 
 

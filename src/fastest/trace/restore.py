@@ -35,6 +35,7 @@ from torch import nn
 
 from fastest.errors import FastestValueError
 from fastest.schedule import all_values
+from fastest.summary.summary import ValWithError
 
 FORMAT = 1
 _KEYED_FIELDS = frozenset({"system", "inputs", "outputs", "mode", "ds_id", "in_list", "out_list", "fe_monitor_names"})
@@ -81,6 +82,8 @@ def encode(value: Any) -> Any:
     """
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().clone()
+    if isinstance(value, ValWithError):
+        return {"__valwitherror__": [float(v) for v in value]}
     if isinstance(value, np.generic):  # before the plain types: np.float64 is a float
         return value.item()
     if _is_plain(value):
@@ -105,7 +108,14 @@ def encode(value: Any) -> Any:
 
 
 def decode(encoded: Any, current: Any = None) -> Any:
-    """The value :func:`encode` made; metrics, ops and traces are loaded into ``current`` (the live object)."""
+    """The value :func:`encode` made; metrics, ops and traces are loaded into ``current`` (the live object),
+    and so is a tensor of the same shape and dtype (copied in place: a tensor shared by an op and a trace
+    stays shared)."""
+    if isinstance(encoded, torch.Tensor):
+        if isinstance(current, torch.Tensor) and current.shape == encoded.shape and current.dtype == encoded.dtype:
+            with torch.no_grad():
+                return current.copy_(encoded)
+        return encoded
     if isinstance(encoded, list):
         items = current if isinstance(current, list) and len(current) == len(encoded) else [None] * len(encoded)
         return [decode(e, c) for e, c in zip(encoded, items)]
@@ -113,6 +123,8 @@ def decode(encoded: Any, current: Any = None) -> Any:
         return encoded
     if "__ndarray__" in encoded:
         return encoded["__ndarray__"].numpy().copy()
+    if "__valwitherror__" in encoded:
+        return ValWithError(*encoded["__valwitherror__"])
     if "__set__" in encoded:
         return {decode(v) for v in encoded["__set__"]}
     if "__deque__" in encoded:

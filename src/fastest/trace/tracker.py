@@ -5,6 +5,7 @@ Also the small helpers the interpretation traces share (``fastest.trace.xai`` re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from fastest.errors import FastestValueError
+from fastest.summary.summary import Summary, ValWithError
 from fastest.trace.trace import Data, Trace
 from fastest.xai import plot
 from fastest.xai.tracking import class_statistics, curves, extremes, per_sample
@@ -84,7 +86,10 @@ class LabelTracker(_Tracker):
 
     ``self.history[class name][global step]`` holds ``mean``, ``std``, ``min``, ``max`` and
     ``count`` of the metric over that class's samples; the figure (key ``outputs``, default
-    ``<metric>_by_<label>``) shows one curve per class with the ``bounds`` shaded.
+    ``<metric>_by_<label>``) shows one curve per class with the ``bounds`` shaded. At the end of the
+    run, ``outputs`` holds one :class:`~fastest.summary.summary.Summary` per class instead
+    (FastEstimator's graph, also given to ``system.add_graph``): the mean under the metric's name
+    without bounds, else a ``ValWithError`` per bound (mean ± sample std, or min/mean/max).
 
     Args:
         label: Key of the labels (class indices or one-hot rows).
@@ -113,6 +118,7 @@ class LabelTracker(_Tracker):
             raise FastestValueError(f"LabelTracker: {error}") from None
         self.label_mapping = dict(label_mapping) if label_mapping else None
         self.history: dict[str, dict[int, dict[str, float]]] = {}
+        self.label_summaries: dict[str, Summary] = {}
 
     def on_epoch_end(self, data: Data) -> None:
         found = self.epoch_values() if self.system.is_chief else None
@@ -120,9 +126,28 @@ class LabelTracker(_Tracker):
             return
         for name, stats in class_statistics(found[0], found[1], self.label_mapping).items():
             self.history.setdefault(name, {})[self.system.global_step] = stats
+            self._summarize(name, stats)
         figure = plot.series_figure(*curves(self.history, self.bounds), title=f"{self.metric} by {self.group}",
                                     ylabel=self.metric)
         data.write_without_log(self.outputs[0], figure)
+
+    def _summarize(self, name: str, stats: dict[str, float]) -> None:
+        """FastEstimator's per-class Summary: the mean with the bounds as ValWithError (sample std)."""
+        label: Any = int(name) if self.label_mapping is None and name.lstrip("-").isdigit() else name
+        history = self.label_summaries.setdefault(name, Summary(label)).history[self.system.mode]
+        mean, count, step = stats["mean"], stats["count"], self.system.global_step
+        if "std" in self.bounds:
+            std = stats["std"] * math.sqrt(count / (count - 1)) if count > 1 else 0.0
+            history[f"{self.metric} ($\\mu \\pm \\sigma$)"][step] = ValWithError(mean - std, mean, mean + std)
+        if "range" in self.bounds:
+            history[f"{self.metric} ($min, \\mu, max$)"][step] = ValWithError(stats["min"], mean, stats["max"])
+        if not self.bounds:
+            history[self.metric][step] = mean
+
+    def on_end(self, data: Data) -> None:
+        summaries = list(self.label_summaries.values())
+        self.system.add_graph(self.outputs[0], summaries)  # the Traceability report draws it
+        data.write_without_log(self.outputs[0], summaries)
 
 
 class InstanceTracker(_Tracker):
@@ -133,7 +158,9 @@ class InstanceTracker(_Tracker):
     recorded epoch — at the last epoch, those of the end of training — and ``list_to_keep`` are drawn
     as curves over the epochs (figure key ``outputs``, default ``<metric>_by_<index>``).
     ``self.history[sample id][global step]`` keeps every value; ``self.hardest``/``self.easiest``
-    the chosen ids.
+    the chosen ids. At the end of the run, ``outputs`` holds one
+    :class:`~fastest.summary.summary.Summary` per drawn sample (FastEstimator's graph, also given
+    to ``system.add_graph``).
 
     Args:
         index: Key of a unique id per sample (e.g. a dataset column ``"idx"``).
@@ -164,6 +191,7 @@ class InstanceTracker(_Tracker):
         self.history: dict[int, dict[int, float]] = {}
         self.hardest: list[int] = []
         self.easiest: list[int] = []
+        self.recorded_mode = "eval"
 
     def on_epoch_end(self, data: Data) -> None:
         if self.system.epoch_idx % self.epoch_frequency:
@@ -171,7 +199,7 @@ class InstanceTracker(_Tracker):
         found = self.epoch_values() if self.system.is_chief else None
         if found is None:
             return
-        step = self.system.global_step
+        step, self.recorded_mode = self.system.global_step, self.system.mode
         for sample, value in zip(found[0].reshape(-1).tolist(), found[1].tolist()):
             self.history.setdefault(int(sample), {})[step] = value
         self.hardest, self.easiest = extremes(found[0], found[1], self.n_max, self.n_min)
@@ -180,6 +208,17 @@ class InstanceTracker(_Tracker):
         series = {name: self.history[i] for name, i in chosen}
         figure = plot.series_figure(series, title=f"{self.metric} by {self.group}", ylabel=self.metric)
         data.write_without_log(self.outputs[0], figure)
+
+    def on_end(self, data: Data) -> None:
+        """One Summary per drawn sample (hardest, easiest, ``list_to_keep``), as FastEstimator's graph."""
+        summaries = []
+        for sample in dict.fromkeys([*self.hardest, *self.easiest, *self.list_to_keep]):
+            if sample in self.history:
+                summary = Summary(sample)  # type: ignore[arg-type]  # named by sample id, as in FastEstimator
+                summary.history[self.recorded_mode][self.metric].update(self.history[sample])
+                summaries.append(summary)
+        self.system.add_graph(self.outputs[0], summaries)  # the Traceability report draws it
+        data.write_without_log(self.outputs[0], summaries)
 
 
 __all__ = ["InstanceTracker", "LabelTracker"]

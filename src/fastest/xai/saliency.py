@@ -237,3 +237,12 @@ def _baseline(baseline: Any, x: torch.Tensor) -> torch.Tensor:
 
 __all__ = ["attribution_mode", "evaluating", "integrated_gradients", "prepare", "saliency", "smooth_integrated_gradients",
            "smoothgrad"]
+
+
+def __getattr__(name: str) -> Any:
+    """FastEstimator's ``fastestimator.xai.saliency.SaliencyNet``, served lazily (saliency_net imports this module)."""
+    if name == "SaliencyNet":
+        from fastest.xai.saliency_net import SaliencyNet
+
+        return SaliencyNet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -77,10 +77,40 @@ def test_cutmix_pastes_one_box_and_mixes_labels_by_area(batch):
 
 
 def test_cutmix_box_geometry():
-    # lam = 0.75: the box sides are half the image's; centred at (0.5, 0.5) of an 8 x 10 image
-    assert CutMixBatch.box(8, 10, torch.tensor(0.75), torch.tensor([0.5, 0.5])) == (2, 6, 2, 8)
+    image = torch.zeros(1, 3, 8, 10)
+    box = CutMixBatch._get_patch_coordinates  # (x1, x2, y1, y2, width, height)
+    # lam = 0.75: the box sides are half the image's; centred at (0.5, 0.5) of an 8 x 10 image (2.5 rounds to 2)
+    assert tuple(int(v) for v in box(image, x=0.5, y=0.5, lam=torch.tensor(0.75))) == (2, 8, 2, 6, 10, 8)
     # clipped at the border
-    assert CutMixBatch.box(8, 10, torch.tensor(0.75), torch.tensor([0.0, 0.95])) == (0, 2, 7, 10)
+    assert tuple(int(v) for v in box(image, x=0.95, y=0.0, lam=torch.tensor(0.75))) == (7, 10, 0, 2, 10, 8)
+    # a 32 x 32 image, lam 0.5, centre (0.25, 0.25): sides 32 / sqrt(2) = 22.6 around 8 → [0, 19)
+    assert tuple(int(v) for v in box(torch.zeros(4, 3, 32, 32), torch.tensor([0.25]), torch.tensor([0.25]),
+                                     torch.tensor([0.5]))) == (0, 19, 0, 19, 32, 32)
+
+
+class _Always:
+    """A distribution stand-in whose draws are a fixed value (FastEstimator's tests script draws this way)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def sample(self, sample_shape=()):
+        return torch.full(tuple(sample_shape), self.value)
+
+
+def test_scripted_draws_through_the_beta_and_uniform_attributes():
+    x = torch.cat([torch.ones(1, 3, 32, 32), torch.zeros(1, 3, 32, 32)])
+    y = torch.cat([torch.ones(1, 10), torch.zeros(1, 10)])
+    cutmix = CutMixBatch(inputs=["x", "y"], outputs=["x", "y"])
+    cutmix.beta, cutmix.uniform = _Always(0.5), _Always(0.25)
+    x_mix, y_mix = cutmix.forward([x, y], {})
+    assert torch.equal(x_mix[0, :, :19, :19], torch.zeros(3, 19, 19)) and x_mix[0].sum() == 3 * (1024 - 361)
+    assert torch.allclose(y_mix[:, 0], torch.tensor([1 - 361 / 1024, 361 / 1024]))
+    mixup = MixUpBatch(inputs=["x", "y"], outputs=["x", "y"], shared_beta=False)
+    mixup.build("torch", "cpu")
+    mixup.beta = _Always(0.3)  # folded to 0.7
+    x_mix, y_mix = mixup.forward([x, y], {})
+    assert torch.allclose(x_mix[:, 0, 0, 0], torch.tensor([0.7, 0.3])) and torch.allclose(y_mix[:, 0], x_mix[:, 0, 0, 0])
 
 
 def test_cutmix_needs_images():

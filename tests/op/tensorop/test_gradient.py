@@ -45,8 +45,8 @@ def test_gradient_op_inputs_equals_autograd():
     ga, gb = op.forward([a, b, fa, fb], keeping_graph())
     assert torch.allclose(ga, torch.autograd.grad(fa, a, retain_graph=True)[0])
     assert torch.allclose(gb, torch.autograd.grad(fb.sum(), b, retain_graph=True)[0])
-    unused = GradientOp(finals="fa", outputs="g", inputs="b").forward([b, fa], keeping_graph())
-    assert torch.equal(unused, torch.zeros(5))
+    (unused,) = GradientOp(finals="fa", outputs="g", inputs="b").forward([b, fa], keeping_graph())
+    assert torch.equal(unused, torch.zeros(5))  # one result per final, in a list, as in FastEstimator
 
 
 def test_gradient_op_model_equals_autograd_and_feeds_update_op():
@@ -55,7 +55,7 @@ def test_gradient_op_model_equals_autograd_and_feeds_update_op():
     x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
     loss = F.nll_loss(torch.log(model(x)), y)
     expected = torch.autograd.grad(loss, list(model.parameters()), retain_graph=True)
-    grads = GradientOp(finals="ce", outputs="grads", model=model).forward([loss], StepContext("train"))
+    (grads,) = GradientOp(finals="ce", outputs="grads", model=model).forward([loss], StepContext("train"))
     assert len(grads) == 4 and all(torch.allclose(g, e) for g, e in zip(grads, expected))
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         loss.backward()  # retain_graph=False freed the graph
@@ -122,9 +122,10 @@ def test_adversarial_step_in_a_network():
     assert network.plan("train").retain_graph == [True, False, False, True, False, False, False, False]
     batch = {"x": torch.randn(16, 4), "y": torch.randint(0, 2, (16,))}
     evaluated = network.transform(batch, mode="eval")
-    assert evaluated["adv_ce"] > evaluated["ce"]
-    assert abs(evaluated["x_adv"] - batch["x"].numpy()).max() == pytest.approx(0.2, abs=1e-6)
+    assert float(evaluated["adv_ce"]) > float(evaluated["ce"])
+    assert float((torch.as_tensor(evaluated["x_adv"]) - batch["x"]).abs().max()) == pytest.approx(0.2, abs=1e-6)
     before = [p.detach().clone() for p in model.parameters()]
     trained = network.transform(batch, mode="train")
-    assert trained["avg_ce"] == pytest.approx((trained["ce"] + trained["adv_ce"]) / 2, abs=1e-6)
+    ce, adv_ce = float(trained["ce"]), float(trained["adv_ce"])
+    assert float(trained["avg_ce"]) == pytest.approx((ce + adv_ce) / 2, abs=1e-6)
     assert all(not torch.equal(p, b) for p, b in zip(model.parameters(), before))

@@ -80,8 +80,14 @@ def test_explicit_form_and_bad_form(logits, labels):
 
 
 def test_cross_entropy_needs_two_inputs():
-    with pytest.raises(FastestValueError, match=r"needs inputs=\[y_pred_key, y_true_key\]"):
-        CrossEntropy(inputs="p", outputs="ce")
+    with pytest.raises(FastestValueError, match=r"needs inputs=\[y_pred_key, y_true_key\], received \['p', 'y', 'z'\]"):
+        CrossEntropy(inputs=["p", "y", "z"], outputs="ce")
+    # FastEstimator builds losses with one placeholder key and calls forward with the pair directly
+    op = CrossEntropy(inputs="p", outputs="ce")
+    pred, true = torch.tensor([[0.9], [0.3]]), torch.tensor([[1], [0]])
+    assert torch.allclose(op.forward([pred, true], {}), F.binary_cross_entropy(pred, true.float()))
+    with pytest.raises(FastestValueError, match=r"from \[y_pred, y_true\] but received a single Tensor \(inputs=\['p'\]\)"):
+        op.forward(pred, {})
 
 
 def test_mean_squared_error():
@@ -147,7 +153,7 @@ def test_focal_loss_bad_arguments():
     with pytest.raises(FastestValueError, match="alpha must be in"):
         FocalLoss(inputs=["p", "y"], outputs="fl", alpha=2.0)
     with pytest.raises(FastestValueError, match=r"FocalLoss needs inputs=\[y_pred_key, y_true_key\]"):
-        FocalLoss(inputs="p", outputs="fl")
+        FocalLoss(inputs=["p"], outputs="fl")
 
 
 # ----- DiceLoss -----------------------------------------------------------------------------------------------
@@ -313,3 +319,27 @@ def test_l2_regularization_adds_half_squared_weights():
     assert L2Regularizaton is L2Regularization and op.mode is None
     with pytest.raises(FastestTypeError, match="model must be a torch nn.Module"):
         L2Regularization(inputs="ce", outputs="loss", model="lenet")
+
+
+def test_fastestimator_names_and_the_focal_loss_function():
+    from fastest.op.tensorop.loss.focal_loss import (
+        focal_loss,  # FastEstimator's module holds the function too
+    )
+
+    from fastest.op.tensorop import loss
+
+    assert loss.L1_Loss is L1Loss and focal_loss is backend.focal_loss
+    pred = torch.tensor([[0.6, 0.2], [0.3, 0.4]])
+    true = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    expected = FocalLoss(inputs=["p", "y"], outputs="fl").forward([pred, true], {})
+    assert torch.allclose(focal_loss(y_true=true, y_pred=pred), expected)
+
+
+def test_losses_built_with_a_placeholder_key_compute_from_the_pair():
+    pred = torch.tensor([[0.1, 0.9], [0.2, 0.8]])
+    true = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    l1 = L1Loss(inputs="x", outputs="x").forward([pred, true], {})
+    assert torch.allclose(l1, (pred - true).abs().mean())
+    hinge = Hinge(inputs="x", outputs="x")
+    hinge.build("torch")  # FastEstimator's set-up call is accepted
+    assert torch.allclose(hinge.forward([pred, true * 2 - 1], {}), torch.clamp(1 - (true * 2 - 1) * pred, min=0).mean())

@@ -39,10 +39,78 @@ def test_model_op_intermediate_layers_append_outputs():
     op = ModelOp(model=model, inputs="x", outputs=["y", "hidden"], intermediate_layers="0")
     y, hidden = op.forward(torch.ones(4, 2), {"mode": "eval"})
     assert y.shape == (4, 1) and hidden.shape == (4, 3)
-    with pytest.raises(FastestValueError, match="writes 2 outputs"):
+    with pytest.raises(FastestValueError, match="writes at least 2 outputs"):
         ModelOp(model=model, inputs="x", outputs="y", intermediate_layers=[0])
     with pytest.raises(FastestValueError, match="has no layer named 'conv'"):
         ModelOp(model=model, inputs="x", outputs=["y", "h"], intermediate_layers="conv")
+    with pytest.raises(FastestValueError, match="layer index 9 is out of range: the model has 4 modules"):
+        ModelOp(model=model, inputs="x", outputs=["y", "h"], intermediate_layers=9)
+
+
+def test_model_op_layer_index_counts_named_modules_like_fastestimator():
+    model = fe.build(lambda: nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)), optimizer_fn="sgd")
+    # list(model.named_modules()) is [("", model), ("0", Linear), ("1", ReLU), ("2", Linear)]: index 1 is "0"
+    by_index = ModelOp(model=model, inputs="x", outputs=["y", "h"], intermediate_layers=1, trainable=False)
+    by_name = ModelOp(model=model, inputs="x", outputs=["y", "h"], intermediate_layers="0", trainable=False)
+    x = torch.rand(5, 2)
+    (y1, h1), (y2, h2) = by_index.forward(x, {"mode": "eval"}), by_name.forward(x, {"mode": "eval"})
+    assert torch.equal(h1, h2) and torch.equal(h1, model[0](x)) and torch.equal(y1, y2)
+
+
+class _TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(2, 2)
+
+    def forward(self, x):
+        out = self.body(x)
+        return out[:, :1], out[:, 1:]
+
+
+class _Pair(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, a, b):
+        return self.scale * a + b
+
+
+class _TakesAList(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(3.0))
+
+    def forward(self, inputs):
+        return self.scale * (inputs[0] - inputs[1])
+
+
+def test_model_op_splits_a_tuple_output_and_appends_layers_after_it():
+    model = fe.build(_TwoHeads, optimizer_fn="sgd")
+    x = torch.rand(4, 2)
+    left, right = ModelOp(model=model, inputs="x", outputs=["l", "r"]).forward(x, {"mode": "eval"})
+    assert torch.equal(torch.cat([left, right], dim=1), model.body(x))
+    out = ModelOp(model=model, inputs="x", outputs=["l", "r", "h"], intermediate_layers="body").forward(x, {})
+    assert len(out) == 3 and torch.equal(out[2], model.body(x))
+    store = {"x": x}
+    from fastest.op.op import run_op
+    run_op(ModelOp(model=model, inputs="x", outputs=["l", "r"]), store, {"mode": "eval"})
+    assert store["l"].shape == (4, 1) and store["r"].shape == (4, 1)
+
+
+def test_model_op_passes_several_inputs_as_fastestimator_does():
+    a, b = torch.ones(2, 1), torch.full((2, 1), 5.0)
+    pair = fe.build(_Pair, optimizer_fn="sgd")  # forward(a, b): the keys become positional arguments
+    assert torch.equal(ModelOp(model=pair, inputs=["a", "b"], outputs="y").forward([a, b], {}), 2 * a + b)
+    takes_list = fe.build(_TakesAList, optimizer_fn="sgd")  # forward(inputs): the list itself
+    assert torch.equal(ModelOp(model=takes_list, inputs=["a", "b"], outputs="y").forward([a, b], {}), 3 * (a - b))
+
+
+def test_model_op_build_is_accepted_and_keeps_the_device():
+    model = fe.build(lambda: nn.Linear(3, 1), optimizer_fn=None)
+    op = ModelOp(model=model, inputs="x", outputs="y", trainable=False)
+    op.build("torch", torch.device("cpu"))
+    assert op.device == torch.device("cpu") and op.forward(torch.ones(2, 3), {}).shape == (2, 1)
 
 
 def test_update_op_steps_only_its_own_model():
@@ -75,6 +143,13 @@ def test_update_op_loss_keys_come_from_the_network_and_it_validates():
     frozen = fe.build(lambda: nn.Linear(2, 1), optimizer_fn=None)
     with pytest.raises(FastestValueError, match="has no optimizer"):
         UpdateOp(model=frozen, loss_name="mse")
+
+
+def test_update_op_refuses_precomputed_gradients_in_mixed_precision():
+    m = fe.build(lambda: nn.Linear(2, 1), optimizer_fn="sgd", mixed_precision=True)
+    with pytest.raises(ValueError, match="mixed precision.*cannot apply precomputed gradients \\('grad'\\)"):
+        UpdateOp(model=m, loss_name="ce", gradients="grad")
+    assert UpdateOp(model=m, loss_name="ce").gradients is None
 
 
 def test_merge_grad_accumulates_before_stepping():

@@ -1,27 +1,32 @@
+import numpy as np
 import pytest
 import torch
 
 from fastest.errors import FastestValueError
 from fastest.op.op import run_op
-from fastest.op.tensorop import Argmax, Average, Gather, Normalize, Permute, Reshape
+from fastest.op.tensorop import Argmax, Average, Gather, Normalize, Permute, Reshape, Resize3D, UnHadamard
 
 
 def test_util_ops_are_exported_next_to_tensorop():
     import fastest.op.tensorop as tensorop
 
-    assert {"Argmax", "Average", "Gather", "Normalize", "Permute", "Reshape"} <= set(tensorop.__all__)
+    assert {"Argmax", "Average", "Gather", "Normalize", "Permute", "Reshape", "Resize3D", "UnHadamard"} <= set(
+        tensorop.__all__)
     assert tensorop.util.Argmax is Argmax  # the lazy submodule access still works
 
 
-def test_argmax_axis_counts_within_a_sample():
+def test_argmax_axis_counts_the_whole_tensor_like_fastestimator():
     probs = torch.tensor([[[0.1, 0.9], [0.7, 0.3], [0.2, 0.0]], [[0.5, 0.6], [0.1, 0.2], [0.9, 0.1]]])  # (2, 3, 2)
-    assert torch.equal(Argmax(inputs="p", outputs="i").forward(probs, {}), torch.tensor([[1, 0], [2, 0]]))
-    assert torch.equal(Argmax(inputs="p", outputs="i", axis=1).forward(probs, {}),
-                       torch.tensor([[1, 0, 0], [1, 1, 0]]))
+    assert torch.equal(Argmax(inputs="p", outputs="i").forward(probs, {}), torch.tensor([[1, 0], [0, 0], [1, 1]]))
+    assert torch.equal(Argmax(inputs="p", outputs="i", axis=1).forward(probs, {}), torch.tensor([[1, 0], [2, 0]]))
     assert torch.equal(Argmax(inputs="p", outputs="i", axis=-1).forward(probs, {}), probs.argmax(dim=-1))
+    assert Argmax(inputs="x", outputs="x").forward([torch.tensor([1.0, 2.0, 4.0])], {}) == [torch.tensor(2)]
     store = {"a": torch.tensor([[0.2, 0.8]]), "b": torch.tensor([[3.0, 1.0]])}
-    run_op(Argmax(inputs=["a", "b"], outputs=["ia", "ib"]), store, {})
+    run_op(Argmax(inputs=["a", "b"], outputs=["ia", "ib"], axis=-1), store, {})
     assert store["ia"].tolist() == [1] and store["ib"].tolist() == [0]
+    store = {"p": probs}  # a single key still reads and writes through lists in a Network
+    run_op(Argmax(inputs="p", outputs="label", axis=-1), store, {})
+    assert torch.equal(store["label"], probs.argmax(dim=-1))
     with pytest.raises(FastestValueError, match="Argmax writes one output per input"):
         Argmax(inputs=["a", "b"], outputs="i")
 
@@ -47,6 +52,8 @@ def test_gather():
     op = Gather(inputs=["a", "b"], outputs=["ga", "gb"], indices=["ia", "ib"])
     ga, gb = op.forward([torch.tensor([0, 1, 2]), torch.tensor([2, 2, 2]), scores, other], {})
     assert torch.equal(ga, torch.tensor([0.1, 0.3, 0.6])) and torch.equal(gb, torch.tensor([0.1, 0.5, 0.0]))
+    (empty,) = Gather(inputs="y_pred", outputs="s", indices="y").forward([torch.tensor([]), scores], {})
+    assert torch.equal(empty, scores.max(dim=1).values)  # no indices: the row maxima
     with pytest.raises(FastestValueError, match="no index key, one, or one per input"):
         Gather(inputs=["a", "b", "c"], outputs=["x", "y", "z"], indices=["i", "j"])
 
@@ -65,6 +72,47 @@ def test_normalize():
         op.forward(torch.zeros(2, 8, 8, 3), {})
     with pytest.raises(FastestValueError, match="std may not be 0"):
         Normalize(inputs="x", outputs="x", mean=0.0, std=0.0)
+
+
+def test_normalize_numpy_images_are_channels_last():
+    image = np.arange(12, dtype=np.int64).reshape(1, 2, 2, 3)
+    op = Normalize(inputs="x", outputs="x", mean=(0.0, 0.5, 1.0), std=(1.0, 0.5, 0.25), max_pixel_value=2)
+    (out,) = op.forward([image], {})
+    expected = (image - np.array([0.0, 1.0, 2.0])) / np.array([2.0, 1.0, 0.5])
+    assert out.dtype == np.float32 and np.allclose(out, expected)
+
+
+def test_resize3d_nearest_and_area():
+    volume = torch.arange(1.0, 9.0).reshape(1, 1, 2, 2, 2)
+    (big,) = Resize3D(inputs="v", outputs="v", output_shape=(4, 4, 4)).forward([volume], {})
+    assert big.shape == (1, 1, 4, 4, 4)
+    assert torch.equal(big[0, 0, ::2, ::2, ::2], volume[0, 0]) and torch.equal(big[0, 0, 1::2, 1::2, 1::2], volume[0, 0])
+    small = Resize3D(inputs="v", outputs="v", output_shape=(1, 1, 1), resize_mode="area").forward(volume, {})
+    assert small.item() == 4.5
+    with pytest.raises(FastestValueError, match=r"resize_mode must be one of \('nearest', 'area'\), received 'bilinear'"):
+        Resize3D(inputs="v", outputs="v", output_shape=(4, 4, 4), resize_mode="bilinear")
+    with pytest.raises(FastestValueError, match=r"output_shape is \(H, W, D\).*received \(1, 8, 8, 8, 1\)"):
+        Resize3D(inputs="v", outputs="v", output_shape=(1, 8, 8, 8, 1))
+    with pytest.raises(FastestValueError, match="resizes torch tensors on the device, received ndarray"):
+        Resize3D(inputs="v", outputs="v", output_shape=(4, 4, 4)).forward([np.zeros((1, 1, 2, 2, 2))], {})
+
+
+def test_unhadamard_decodes_the_hadamard_op_codes():
+    from fastest.op.numpyop.univariate import Hadamard
+
+    encode = Hadamard(inputs="y", outputs="y", n_classes=10, code_length=16)
+    labels = np.array([3, 0, 9, 7])
+    codes = torch.from_numpy(np.stack([encode.forward(np.array(label), {}) for label in labels]))
+    decode = UnHadamard(inputs="y", outputs="y", n_classes=10, code_length=16)
+    (probs,) = decode.forward([codes], {})
+    assert probs.shape == (4, 10) and torch.allclose(probs.sum(dim=1), torch.ones(4))
+    assert probs.argmax(dim=1).tolist() == labels.tolist() and bool((probs.max(dim=1).values > 0.999).all())
+    noisy = codes.clone()
+    noisy[:, 1] *= -1  # one flipped bit: still the nearest code word
+    assert decode.forward(noisy, {}).argmax(dim=1).tolist() == labels.tolist()
+    assert UnHadamard(inputs="y", outputs="y", n_classes=5).code_length == 8
+    with pytest.raises(FastestValueError, match="UnHadamard: code_length must be a positive power of 2"):
+        UnHadamard(inputs="y", outputs="y", n_classes=10, code_length=12)
 
 
 def test_permute_and_reshape():

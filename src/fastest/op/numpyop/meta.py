@@ -6,10 +6,12 @@ numpy's global generator, which DataLoader seeds in every worker process.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
+from fastest.errors import FastestValueError
 from fastest.op.meta import FuseBase, MetaOp, OneOfBase, RepeatBase, SometimesBase
 from fastest.op.numpyop.numpyop import NumpyOp
 from fastest.op.op import Op
@@ -30,31 +32,52 @@ class Sometimes(SometimesBase, _NumpyMeta):
     skipped: they must exist before the Sometimes runs (write a default with an earlier op if needed).
 
     Args:
-        op: The NumpyOp to run.
+        numpy_op: The NumpyOp to run (FastEstimator's name; ``op=`` works too).
         prob: Probability of running it, in [0, 1].
 
     >>> from fastest.op.numpyop import LambdaOp
-    >>> op = Sometimes(LambdaOp(fn=lambda x: x + 1, inputs="x", outputs="x"), prob=1.0)
+    >>> op = Sometimes(numpy_op=LambdaOp(fn=lambda x: x + 1, inputs="x", outputs="x"), prob=1.0)
     >>> op.inputs, op.forward([1], {})
     (['x'], [2])
     """
+
+    def __init__(self, numpy_op: NumpyOp | None = None, prob: float = 0.5, *, op: NumpyOp | None = None) -> None:
+        if (numpy_op is None) == (op is None):
+            raise FastestValueError("Sometimes needs exactly one op to run: Sometimes(numpy_op=...) or "
+                                    f"Sometimes(op=...), received numpy_op={numpy_op!r}, op={op!r}.")
+        super().__init__(cast(NumpyOp, numpy_op if op is None else op), prob)
 
 
 class OneOf(OneOfBase, _NumpyMeta):
     """Run exactly one of ``ops``, chosen uniformly or with ``probs``.
 
-    All ops must share inputs, outputs, mode and ds_id.
+    All ops must share inputs, outputs, mode and ds_id. As in FastEstimator, ``forward`` hands its data
+    to the chosen op's ``forward`` unchanged, so it takes and returns data the way the first op does
+    (its ``in_list`` / ``out_list``); an op with the other convention gets its data adapted.
 
     Args:
-        *ops: The NumpyOps to choose from.
+        *ops: The NumpyOps to choose from (or one list of them).
         probs: One probability per op, summing to 1; None chooses uniformly.
 
     >>> from fastest.op.numpyop import LambdaOp
     >>> add = LambdaOp(fn=lambda x: x + 1, inputs="x", outputs="x")
     >>> double = LambdaOp(fn=lambda x: x * 2, inputs="x", outputs="x")
     >>> OneOf(add, double, probs=[0.0, 1.0]).forward([5], {})
-    [10]
+    10
     """
+
+    def __init__(self, *ops: Op | Sequence[Op], probs: Sequence[float] | None = None) -> None:
+        super().__init__(*ops, probs=probs)  # type: ignore[arg-type]
+        self.in_list, self.out_list = self.ops[0].in_list, self.ops[0].out_list
+
+    def _run(self, data: Any, state: Mapping[str, Any], method: str) -> Any:
+        op = self.choose()
+        if op.in_list != self.in_list:
+            data = [data] if op.in_list else data[0]
+        result = getattr(op, method)(data, state)
+        if op.out_list != self.out_list:
+            result = [result] if self.out_list else result[0]
+        return result
 
 
 class Repeat(RepeatBase, _NumpyMeta):

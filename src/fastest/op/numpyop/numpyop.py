@@ -26,16 +26,19 @@ class NumpyOp(Op):
     """
 
     def forward_batch(self, data: Any, state: Mapping[str, Any]) -> Any:
-        """Run ``forward`` on every sample of a batch and stack the results back."""
-        if self.in_list:
-            size = len(data[0])
-            results = [self.forward([column[i] for column in data], state) for i in range(size)]
+        """Run ``forward`` on every sample of a batch and stack the results back.
+
+        Like FastEstimator: a list (one batch per input key) is split into per-sample lists, anything
+        else into its samples; per-sample list results are stacked per output.
+        """
+        if isinstance(data, (list, tuple)):
+            results = [self.forward(list(sample), state) for sample in zip(*data)]
         else:
-            results = [self.forward(data[i], state) for i in range(len(data))]
+            results = [self.forward(sample, state) for sample in data]
         if not self.outputs:
             return None
-        if self.out_list:
-            return [np.stack([r[j] for r in results]) for j in range(len(self.outputs))]
+        if results and isinstance(results[0], (list, tuple)):
+            return [np.stack([r[j] for r in results]) for j in range(len(results[0]))]
         return np.stack(results)
 
 

@@ -2,8 +2,10 @@
 
 Both pair every sample with its neighbour in the batch (the batch rolled by one, ``torch.roll(x, 1, 0)``)
 and mix the labels in the same proportion as the inputs, so labels must be one-hot (or soft) float
-tensors — use ``Onehot`` in the Pipeline. Random draws use torch's generator on the batch's device, so
-``torch.manual_seed`` (or ``fe.enable_deterministic``) makes them repeatable.
+tensors — use ``Onehot`` in the Pipeline. Random draws come from torch distributions kept as the
+ops' ``beta`` (and ``uniform``) attributes, as in FastEstimator (replace them to script the draws);
+they use torch's generator, so ``torch.manual_seed`` (or ``fe.enable_deterministic``) makes them
+repeatable.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ class _MixBatch(TensorOp):
                 f"received inputs={self.inputs} and outputs={self.outputs}.")
         self.alpha = float(alpha)
         self.in_list = self.out_list = True
+        self.build()
+
+    def build(self, framework: str = "torch", device: torch.device | str | None = None) -> None:
+        """Create the distributions on ``device`` (FastEstimator's set-up hook; draws otherwise move to the data)."""
+        concentration = torch.tensor(self.alpha, device=device, dtype=torch.float32)
+        self.beta: Any = torch.distributions.Beta(concentration, concentration)
+        self.uniform: Any = torch.distributions.Uniform(torch.tensor(0.0, device=device),
+                                                        torch.tensor(1.0, device=device))
 
     def _beta(self, like: torch.Tensor, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """``lam ~ Beta(alpha, alpha)``, folded to ``max(lam, 1 - lam)`` so the original sample dominates."""
-        concentration = torch.tensor(self.alpha, device=like.device, dtype=torch.float32)
-        lam = torch.distributions.Beta(concentration, concentration).sample(shape)
+        lam = torch.as_tensor(self.beta.sample(shape) if shape else self.beta.sample()).to(like.device, torch.float32)
         return torch.maximum(lam, 1 - lam)
 
     def _check_float(self, data: list[Any]) -> None:
@@ -90,6 +99,7 @@ class MixUpBatch(_MixBatch):
         self._check_float(data)
         first = data[0]
         lam = self._beta(first, () if self.shared_beta else (first.shape[0],))
+        lam = lam.reshape(()) if self.shared_beta and lam.numel() == 1 else lam
         mixed = []
         for value in data:
             weight = (lam if self.shared_beta else lam.reshape(-1, *([1] * (value.ndim - 1)))).to(value.dtype)
@@ -132,14 +142,24 @@ class CutMixBatch(_MixBatch):
         super().__init__(inputs, outputs, mode, ds_id, alpha)
 
     @staticmethod
-    def box(height: int, width: int, lam: torch.Tensor, centre: torch.Tensor) -> tuple[int, int, int, int]:
-        """``(y1, y2, x1, x2)`` of the pasted box for ratio ``lam`` and a centre in [0, 1)² (y, x)."""
-        side = torch.sqrt(1 - lam)
-        cy, cx = (centre * torch.tensor([height, width], device=centre.device)).tolist()
-        cut_h, cut_w = float(height * side), float(width * side)
-        y1, y2 = round(max(cy - cut_h / 2, 0.0)), round(min(cy + cut_h / 2, float(height)))
-        x1, x2 = round(max(cx - cut_w / 2, 0.0)), round(min(cx + cut_w / 2, float(width)))
-        return y1, y2, x1, x2
+    def _get_patch_coordinates(tensor: torch.Tensor, x: torch.Tensor | float, y: torch.Tensor | float,
+                               lam: torch.Tensor | float) -> tuple[Any, Any, Any, Any, int, int]:
+        """The box pasted for ratio ``lam`` around centre ``(x, y)`` (fractions of width and height in [0, 1)).
+
+        Returns ``(x1, x2, y1, y2, width, height)`` as in FastEstimator: the box has the image's aspect
+        ratio and sides ``sqrt(1 - lam)`` of the image's, clipped to the image and rounded to pixels
+        (half to even).
+        """
+        height, width = int(tensor.shape[-2]), int(tensor.shape[-1])
+        side = torch.sqrt(1 - torch.as_tensor(lam, dtype=torch.float32))
+        cx = width * torch.as_tensor(x, dtype=torch.float32)
+        cy = height * torch.as_tensor(y, dtype=torch.float32)
+        cut_w, cut_h = width * side, height * side
+        x1 = torch.round(torch.clamp(cx - cut_w / 2, min=0)).int()
+        x2 = torch.round(torch.clamp(cx + cut_w / 2, max=width)).int()
+        y1 = torch.round(torch.clamp(cy - cut_h / 2, min=0)).int()
+        y2 = torch.round(torch.clamp(cy + cut_h / 2, max=height)).int()
+        return x1, x2, y1, y2, width, height
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> list[torch.Tensor]:
         self._check_float(data)
@@ -147,10 +167,11 @@ class CutMixBatch(_MixBatch):
         if x.ndim < 3:
             raise FastestValueError(
                 f"CutMixBatch: {self.inputs[0]!r} must be an image batch (N, C, H, W), received shape {tuple(x.shape)}.")
-        height, width = x.shape[-2], x.shape[-1]
         lam = self._beta(x)
-        centre = torch.rand(2, device=x.device)
-        y1, y2, x1, x2 = self.box(height, width, lam, centre)
+        cut_x, cut_y = self.uniform.sample(), self.uniform.sample()
+        box = self._get_patch_coordinates(x, cut_x.cpu(), cut_y.cpu(), lam.cpu())
+        x1, x2, y1, y2 = (int(v) for v in box[:4])
+        height, width = box[5], box[4]
         mixed = x.clone()
         mixed[..., y1:y2, x1:x2] = torch.roll(x, shifts=1, dims=0)[..., y1:y2, x1:x2]
         kept = torch.tensor(1 - (y2 - y1) * (x2 - x1) / (height * width), device=x.device)

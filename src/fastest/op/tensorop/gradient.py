@@ -30,7 +30,8 @@ class Watch(_NeedsAutograd):
 
     Each tensor is replaced, under its own key, by a leaf that shares its storage and requires
     gradients (a tensor that already requires them is kept as it is). Put it before the ModelOp
-    whose input you will differentiate, e.g. for FGSM or saliency.
+    whose input you will differentiate, e.g. for FGSM or saliency. Like FastEstimator's, it reads and
+    returns a list; called directly, ``forward`` also takes a bare tensor.
 
     Args:
         inputs: Key(s) of floating-point tensors to watch.
@@ -38,8 +39,8 @@ class Watch(_NeedsAutograd):
         ds_id: Dataset ids to run for.
 
     >>> x = torch.ones(2, 3)
-    >>> Watch(inputs="x").forward(x, {}).requires_grad
-    True
+    >>> [t.requires_grad for t in Watch(inputs="x").forward([x], {})]
+    [True]
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class Watch(_NeedsAutograd):
         ds_id: str | Iterable[str] | None = None,
     ) -> None:
         super().__init__(inputs=inputs, outputs=inputs, mode=mode, ds_id=ds_id)
+        self.in_list = self.out_list = True
 
     def _watch(self, key: str, tensor: Any) -> torch.Tensor:
         if not isinstance(tensor, torch.Tensor) or not (tensor.is_floating_point() or tensor.is_complex()):
@@ -60,8 +62,9 @@ class Watch(_NeedsAutograd):
         return tensor.detach().requires_grad_()  # a new leaf on the same storage; the caller's tensor is untouched
 
     def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
-        if self.in_list:
-            return [self._watch(key, value) for key, value in zip(self.inputs, data)]
+        if isinstance(data, (list, tuple)):
+            keys = self.inputs + [self.inputs[-1]] * (len(data) - len(self.inputs))  # for messages only
+            return [self._watch(key, value) for key, value in zip(keys, data)]
         return self._watch(self.inputs[0], data)
 
 
@@ -83,7 +86,8 @@ class GradientOp(_NeedsAutograd):
     With ``inputs`` the i-th output is ``d finals[i] / d inputs[i]`` (a tensor shaped like the input;
     the input must be watched, see :class:`Watch`). With ``model`` each output is a list with one
     gradient per trainable parameter, which ``UpdateOp(gradients=<key>)`` can apply. A non-scalar
-    final is differentiated as its sum; a source it does not depend on gets zeros.
+    final is differentiated as its sum; a source it does not depend on gets zeros. ``forward`` returns
+    a list with one result per final, as in FastEstimator.
 
     Args:
         finals: Key(s) of the values to differentiate (usually losses).
@@ -95,7 +99,7 @@ class GradientOp(_NeedsAutograd):
 
     >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
     >>> GradientOp(finals="y", outputs="dy_dx", inputs="x").forward([x, (x ** 2).sum()], {})
-    tensor([2., 4.])
+    [tensor([2., 4.])]
     """
 
     def __init__(
@@ -118,7 +122,7 @@ class GradientOp(_NeedsAutograd):
                 f"GradientOp needs one output per final{' and one input per final' if sources else ''}; received "
                 f"inputs={sources}, finals={final_keys}, outputs={output_keys}.")
         super().__init__(inputs=sources + final_keys, outputs=outputs, mode=mode, ds_id=ds_id)
-        self.in_list = True
+        self.in_list = self.out_list = True
         self.num_sources = len(sources)
         self.model = model
 
@@ -133,7 +137,7 @@ class GradientOp(_NeedsAutograd):
                 results.append(_grad(final, [sources[i]], keep)[0])
             else:
                 results.append(_grad(final, params, keep))
-        return results if self.out_list else results[0]
+        return results
 
 
 class FGSM(_NeedsAutograd):

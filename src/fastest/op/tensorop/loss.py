@@ -16,6 +16,8 @@ class LossOp(TensorOp):
     """Base of the loss ops. ``inputs`` is ``[pred_key, true_key]``; the default mode skips "infer".
 
     Used directly it passes its first input through, which turns any key into a monitored loss.
+    ``forward`` of the losses reads ``[y_pred, y_true]`` and checks that it got that pair (FastEstimator's
+    tests build losses with a placeholder key and call ``forward`` with the pair directly).
     """
 
     def __init__(
@@ -39,6 +41,21 @@ class LossOp(TensorOp):
 
     def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         return data[0] if self.in_list else data
+
+    def _check_keys(self) -> None:
+        """A list of keys must be exactly ``[y_pred_key, y_true_key]``."""
+        if len(self.inputs) > 2 or (self.in_list and len(self.inputs) != 2):
+            raise FastestValueError(
+                f"{type(self).__name__} needs inputs=[y_pred_key, y_true_key], received {self.inputs}.")
+
+    def _pair(self, data: Any) -> tuple[Any, Any]:
+        """``(y_pred, y_true)`` from ``data``, or an error that says what the op received."""
+        if not isinstance(data, (list, tuple)) or len(data) != 2:
+            got = f"{len(data)} values" if isinstance(data, (list, tuple)) else f"a single {type(data).__name__}"
+            raise FastestValueError(
+                f"{type(self).__name__} computes a loss from [y_pred, y_true] but received {got} (inputs="
+                f"{self.inputs}). Give inputs=[y_pred_key, y_true_key].")
+        return data[0], data[1]
 
 
 class CrossEntropy(LossOp):
@@ -79,8 +96,7 @@ class CrossEntropy(LossOp):
         super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id, average_loss=average_loss)
         if form is not None and form not in self._FORMS:
             raise FastestValueError(f"CrossEntropy: form must be one of {self._FORMS} or None, received {form!r}.")
-        if len(self.inputs) != 2:
-            raise FastestValueError(f"CrossEntropy needs inputs=[y_pred_key, y_true_key], received {self.inputs}.")
+        self._check_keys()
         self.from_logits = from_logits
         self.form = form
         self.class_weights = dict(class_weights) if class_weights else None
@@ -94,7 +110,7 @@ class CrossEntropy(LossOp):
         return "sparse"
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
-        y_pred, y_true = data
+        y_pred, y_true = self._pair(data)
         form = self.form or self.infer_form(y_pred, y_true)
         fn = {"binary": backend.binary_crossentropy, "categorical": backend.categorical_crossentropy,
               "sparse": backend.sparse_categorical_crossentropy}[form]
@@ -111,7 +127,7 @@ class MeanSquaredError(LossOp):
     """
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
-        y_pred, y_true = data
+        y_pred, y_true = self._pair(data)
         return backend.mean_squared_error(y_pred, y_true, average_loss=self.average_loss)
 
 
@@ -127,9 +143,7 @@ class _PairLoss(LossOp):
         average_loss: bool = True,
     ) -> None:
         super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id, average_loss=average_loss)
-        if len(self.inputs) != 2:
-            raise FastestValueError(
-                f"{type(self).__name__} needs inputs=[y_pred_key, y_true_key], received {self.inputs}.")
+        self._check_keys()
 
 
 class FocalLoss(_PairLoss):
@@ -182,7 +196,7 @@ class FocalLoss(_PairLoss):
         self.normalize = normalize
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
-        y_pred, y_true = data
+        y_pred, y_true = self._pair(data)
         # average_loss=False (set by SuperLoss, for instance) asks for one value per sample
         reduction = self.sample_reduction if self.average_loss else "none"
         return backend.focal_loss(y_true, y_pred, gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits,
@@ -253,7 +267,7 @@ class DiceLoss(_PairLoss):
         return weights
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
-        y_pred, y_true = data
+        y_pred, y_true = self._pair(data)
         return -backend.dice_score(y_pred, y_true, soft_dice=self.soft_dice, sample_average=self.average_loss,
                                    channel_average=self.channel_average, channel_weights=self._weights(y_pred),
                                    epsilon=self.epsilon)
@@ -268,7 +282,7 @@ class Hinge(_PairLoss):
     """
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
-        y_pred, y_true = data
+        y_pred, y_true = self._pair(data)
         loss = backend.hinge(y_true, y_pred)
         return loss.mean() if self.average_loss else loss
 
@@ -314,7 +328,7 @@ class L1Loss(_PairLoss):
         self.beta = beta
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:
-        y_pred, y_true = data
+        y_pred, y_true = self._pair(data)
         if self.loss_type == "L1":
             loss = backend.l1_loss(y_true, y_pred)
         elif self.loss_type == "Smooth":
@@ -325,6 +339,7 @@ class L1Loss(_PairLoss):
 
 
 L1_Loss = L1Loss  # FastEstimator's name
+focal_loss = backend.focal_loss  # FastEstimator's fastestimator.op.tensorop.loss.focal_loss has the function too
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,23 +37,43 @@ def _check_built(model: Any, owner: str) -> None:
         )
 
 
+def _takes_several_inputs(model: nn.Module) -> bool:
+    """True if ``model.forward`` declares more than one parameter (or ``*args``): FastEstimator's rule for
+    unpacking a list of inputs into positional arguments instead of passing the list itself."""
+    forward = getattr(model, "module", model).forward
+    try:
+        parameters = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):  # no introspectable signature
+        return True
+    return len(parameters) > 1 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
 class ModelOp(TensorOp):
     """Run ``model`` on the input key(s) and write its output(s).
 
     The model is in training mode only in mode "train" with ``trainable=True``. With
-    ``gradients=False`` it runs under ``torch.no_grad()``. ``intermediate_layers`` (module names as in
-    ``model.named_modules()``, or indices of ``model.children()``) append those layers' outputs after
-    the model output, so ``outputs`` needs one key more per layer.
+    ``gradients=False`` it runs under ``torch.no_grad()``. Several input keys are passed as positional
+    arguments when ``model.forward`` takes several, else as one list (FastEstimator's rule). A tuple
+    returned by the model is split across the output keys. ``intermediate_layers`` (module names as in
+    ``model.named_modules()``, or indices into ``list(model.named_modules())``, where 0 is the model
+    itself) append those layers' outputs after the model's output(s), so ``outputs`` needs one key more
+    per layer.
 
     Args:
         model: A model from ``fe.build``.
-        inputs: Key(s) passed as the model's positional arguments.
-        outputs: Key for the prediction, then one key per intermediate layer.
+        inputs: Key(s) of the model's input(s).
+        outputs: Key(s) for the prediction(s), then one key per intermediate layer.
         mode: Modes to run in.
         ds_id: Dataset ids to run for.
         trainable: Whether the model trains (train-mode layers) in mode "train".
         gradients: Whether to track gradients through the model.
         intermediate_layers: Layers whose outputs to also return.
+
+    >>> import fastest as fe
+    >>> model = fe.build(lambda: nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)), optimizer_fn=None)
+    >>> op = ModelOp(model=model, inputs="x", outputs=["y", "hidden"], intermediate_layers="0", trainable=False)
+    >>> [tuple(t.shape) for t in op.forward(torch.ones(4, 2), {"mode": "eval"})]
+    [(4, 1), (4, 3)]
     """
 
     def __init__(
@@ -73,35 +94,38 @@ class ModelOp(TensorOp):
         self.model = model
         self.trainable = trainable
         self.gradients = gradients
+        self.device: torch.device | str | None = None
         layers = [] if intermediate_layers is None else (
             [intermediate_layers] if isinstance(intermediate_layers, (str, int)) else list(intermediate_layers))
         self._layer_outputs: list[Any] = [None] * len(layers)
         self.intermediate_layers = layers
         for i, module in enumerate(self._find_layers(layers)):
             module.register_forward_hook(self._make_hook(i))
-        expected = 1 + len(layers)
-        if self.outputs and len(self.outputs) != expected:
+        if self.outputs and len(self.outputs) < 1 + len(layers):
             raise FastestValueError(
-                f"ModelOp: with {len(layers)} intermediate layer(s) the op writes {expected} outputs "
-                f"(prediction first), but `outputs` lists {len(self.outputs)}: {self.outputs}."
+                f"ModelOp: with {len(layers)} intermediate layer(s) the op writes at least {1 + len(layers)} outputs "
+                f"(the prediction first, then one per layer), but `outputs` lists {len(self.outputs)}: {self.outputs}."
             )
         if len(layers) and not self.out_list:
             self.out_list = True
+        self.multi_inputs = len(self.inputs) > 1 and _takes_several_inputs(model)
 
     def _find_layers(self, layers: list[str | int]) -> list[nn.Module]:
-        named = dict(self.model.named_modules())
-        children = list(self.model.children())
+        named = list(self.model.named_modules())
+        by_name = dict(named)
         found = []
         for layer in layers:
             if isinstance(layer, int):
-                if not -len(children) <= layer < len(children):
-                    raise FastestValueError(f"ModelOp: layer index {layer} is out of range ({len(children)} children).")
-                found.append(children[layer])
-            elif layer in named:
-                found.append(named[layer])
+                if not -len(named) <= layer < len(named):
+                    raise FastestValueError(
+                        f"ModelOp: layer index {layer} is out of range: the model has {len(named)} modules in "
+                        "list(model.named_modules()) (index 0 is the model itself).")
+                found.append(named[layer][1])
+            elif layer in by_name:
+                found.append(by_name[layer])
             else:
                 raise FastestValueError(
-                    f"ModelOp: the model has no layer named {layer!r}. Layers: {[n for n in named if n][:20]}."
+                    f"ModelOp: the model has no layer named {layer!r}. Layers: {[n for n in by_name if n][:20]}."
                 )
         return found
 
@@ -110,20 +134,28 @@ class ModelOp(TensorOp):
             self._layer_outputs[index] = output
         return hook
 
+    def build(self, framework: str = "torch", device: torch.device | str | None = None) -> None:
+        """FastEstimator's set-up hook: remembers the device (the Network moves models itself)."""
+        self.device = device
+
     def get_fe_models(self) -> list[nn.Module]:
         return [self.model]
+
+    def _run(self, data: Any) -> Any:
+        return self.model(*data) if self.multi_inputs else self.model(data)
 
     def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         training = state.get("mode") == "train" and self.trainable
         if self.model.training != training:
             self.model.train(training)
         if self.gradients:
-            output = self.model(*data) if self.in_list else self.model(data)
+            output = self._run(data)
         else:
             with torch.no_grad():
-                output = self.model(*data) if self.in_list else self.model(data)
+                output = self._run(data)
         if self.intermediate_layers:
-            return [output, *self._layer_outputs]
+            layer_outputs, self._layer_outputs = self._layer_outputs, [None] * len(self.intermediate_layers)
+            return [*(output if isinstance(output, (list, tuple)) else [output]), *layer_outputs]
         return output
 
 
@@ -163,6 +195,11 @@ class UpdateOp(TensorOp):
             )
         if not isinstance(merge_grad, int) or merge_grad < 1:
             raise FastestValueError(f"UpdateOp: merge_grad must be an int >= 1, received {merge_grad!r}.")
+        if gradients is not None and getattr(model.fe_build, "mixed_precision", False):
+            raise FastestValueError(
+                f"UpdateOp: model {model.model_name!r} trains in mixed precision, whose loss scaling happens while "
+                f"UpdateOp computes the gradients itself; it cannot apply precomputed gradients ({gradients!r}). "
+                "Remove `gradients=` (give loss_name only) or build the model with mixed_precision=False.")
         self.model = model
         self.loss_name = loss_name
         self.gradients = gradients

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from fastest.op.op import DeleteBase, LambdaBase, Op
@@ -22,6 +23,13 @@ class TensorOp(Op):
     >>> Scale(inputs="x", outputs="x").forward(torch.tensor([2.0]), StepContext("train"))
     tensor([1.])
     """
+
+    def build(self, framework: str = "torch", device: torch.device | str | None = None) -> None:
+        """FastEstimator's set-up hook, called with the framework ("torch") and the device; a no-op by default.
+
+        fastest creates what an op needs in ``__init__`` and moves it to the data's device in ``forward``,
+        so the Network never needs this; it is kept so that FastEstimator code that calls it runs.
+        """
 
     def get_fe_models(self) -> list[nn.Module]:
         """The models this op runs or updates (collected by the Network)."""

@@ -1,7 +1,8 @@
-"""Small tensor transforms of the Network: Argmax, Average, Gather, Normalize, Permute, Reshape.
+"""Small tensor transforms of the Network: Argmax, Average, Gather, Normalize, Permute, Reshape, Resize3D, UnHadamard.
 
-Ops that transform each key separately (Argmax, Normalize, Permute, Reshape) take one output per
-input; a single-string key passes and returns a bare tensor.
+Ops that transform each key separately take one output per input. As in FastEstimator they read
+and write lists whatever the keys look like (``inputs="x"`` still passes ``[x]``); called directly,
+their ``forward`` also takes a bare tensor and then returns a bare tensor.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from fastest.errors import FastestValueError
@@ -17,7 +19,7 @@ from fastest.op.tensorop.tensorop import TensorOp
 
 
 class _PerKey(TensorOp):
-    """Apply ``transform`` to every input tensor; one output per input."""
+    """Apply ``transform`` to every input tensor; one output per input, lists in and out."""
 
     def __init__(self, inputs: str | Iterable[str], outputs: str | Iterable[str],
                  mode: str | Iterable[str] | None, ds_id: str | Iterable[str] | None) -> None:
@@ -26,34 +28,33 @@ class _PerKey(TensorOp):
             raise FastestValueError(
                 f"{type(self).__name__} writes one output per input; received inputs={self.inputs} and "
                 f"outputs={self.outputs}.")
+        self.in_list = self.out_list = True
 
-    def transform(self, tensor: torch.Tensor) -> torch.Tensor:
+    def transform(self, tensor: Any) -> Any:
         raise NotImplementedError
 
     def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
-        if self.in_list:
-            results = [self.transform(value) for value in data]
-            return results if self.out_list else results[0]
-        result = self.transform(data)
-        return [result] if self.out_list else result
+        if isinstance(data, (list, tuple)):
+            return [self.transform(value) for value in data]
+        return self.transform(data)
 
 
 class Argmax(_PerKey):
-    """Index of the largest value along ``axis`` of each sample.
+    """Index of the largest value along ``axis`` of each tensor.
 
-    ``axis`` counts within one sample, as for a per-sample op: ``axis=0`` is the first axis after the
-    batch axis (dim 1 of the batch, the class axis of ``(N, C)`` predictions); negative values count
-    from the end. So ``Argmax(axis=0)`` turns ``(N, C)`` probabilities into ``(N,)`` class indices.
+    As in FastEstimator, ``axis`` counts the axes of the whole tensor, the batch axis included: for
+    ``(N, C)`` predictions use ``axis=-1`` (or 1) to get ``(N,)`` class indices; the default ``axis=0``
+    reduces over the batch.
 
     Args:
         inputs: Key(s) of the tensors.
         outputs: Key(s) for the indices, one per input.
-        axis: Axis of each sample to reduce.
+        axis: Axis to reduce.
         mode: Modes to run in.
         ds_id: Dataset ids to run for.
 
-    >>> Argmax(inputs="y_pred", outputs="label").forward(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), {})
-    tensor([1, 0])
+    >>> Argmax(inputs="y_pred", outputs="label", axis=-1).forward([torch.tensor([[0.1, 0.9], [0.8, 0.2]])], {})
+    [tensor([1, 0])]
     """
 
     def __init__(self, inputs: str | Iterable[str], outputs: str | Iterable[str], axis: int = 0,
@@ -62,7 +63,7 @@ class Argmax(_PerKey):
         self.axis = axis
 
     def transform(self, tensor: torch.Tensor) -> torch.Tensor:
-        return torch.argmax(tensor, dim=self.axis + 1 if self.axis >= 0 else self.axis)
+        return torch.argmax(tensor, dim=self.axis)
 
 
 class Average(TensorOp):
@@ -89,7 +90,8 @@ class Gather(TensorOp):
 
     Typical use: the score of the target class, ``Gather(inputs="y_pred", indices="y", outputs="score")``.
     With several inputs, each uses the index key at its position, or the single index key if only one.
-    Without ``indices`` the result is the maximum along axis 1.
+    Without ``indices`` (or with an empty index tensor) the result is the maximum along axis 1. The
+    results are a list, one per input, as in FastEstimator.
 
     Args:
         inputs: Key(s) of ``(N, K, ...)`` tensors.
@@ -100,7 +102,7 @@ class Gather(TensorOp):
 
     >>> op = Gather(inputs="y_pred", outputs="score", indices="y")
     >>> op.forward([torch.tensor([0]), torch.tensor([[0.3, 0.7]])], {})
-    tensor([0.3000])
+    [tensor([0.3000])]
     """
 
     def __init__(self, inputs: str | Iterable[str], outputs: str | Iterable[str],
@@ -113,25 +115,28 @@ class Gather(TensorOp):
                 f"Gather writes one output per input and takes no index key, one, or one per input; received "
                 f"inputs={value_keys}, indices={index_keys}, outputs={self.outputs}.")
         self.num_indices = len(index_keys)
-        self.in_list = True
+        self.in_list = self.out_list = True
 
-    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> Any:
+    def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> list[torch.Tensor]:
         indices, values = data[:self.num_indices], data[self.num_indices:]
         results = []
         for i, tensor in enumerate(values):
-            if not indices:
+            index = indices[i if len(indices) > 1 else 0] if indices else None
+            if index is None or len(index) == 0:
                 results.append(tensor.max(dim=1).values)
                 continue
-            index = indices[i if len(indices) > 1 else 0].reshape(-1).long().to(tensor.device)
+            index = torch.as_tensor(index).reshape(-1).long().to(tensor.device)
             results.append(tensor[torch.arange(tensor.shape[0], device=tensor.device), index])
-        return results if self.out_list else results[0]
+        return results
 
 
 class Normalize(_PerKey):
     """``(x - mean * max_pixel_value) / (std * max_pixel_value)`` on the device.
 
-    A sequence ``mean``/``std`` holds one value per channel of channels-first ``(N, C, ...)`` tensors
-    (broadcast along axis 1). The defaults are the ImageNet statistics for 0..255 pixels.
+    A sequence ``mean``/``std`` holds one value per channel: of channels-first ``(N, C, ...)`` torch
+    tensors (broadcast along axis 1), or, for numpy arrays, of channels-last images (the last axis), as
+    in FastEstimator. Integer inputs become float32. The defaults are the ImageNet statistics for
+    0..255 pixels.
 
     Args:
         inputs: Key(s) of the tensors.
@@ -142,8 +147,8 @@ class Normalize(_PerKey):
         mode: Modes to run in.
         ds_id: Dataset ids to run for.
 
-    >>> Normalize(inputs="x", outputs="x", mean=0.5, std=0.25, max_pixel_value=1).forward(torch.tensor([1.0]), {})
-    tensor([2.])
+    >>> Normalize(inputs="x", outputs="x", mean=0.5, std=0.25, max_pixel_value=1).forward([torch.tensor([1.0])], {})
+    [tensor([2.])]
     """
 
     def __init__(self, inputs: str | Iterable[str], outputs: str | Iterable[str],
@@ -169,7 +174,10 @@ class Normalize(_PerKey):
                 f"channels on axis 1, received shape {tuple(tensor.shape)}.")
         return stat.reshape(1, -1, *([1] * (tensor.ndim - 2)))
 
-    def transform(self, tensor: torch.Tensor) -> torch.Tensor:
+    def transform(self, tensor: Any) -> Any:
+        if isinstance(tensor, np.ndarray):  # channels last; statistics broadcast over the last axis
+            array = tensor if np.issubdtype(tensor.dtype, np.floating) else tensor.astype(np.float32)
+            return ((array - self.mean.numpy()) / self.std.numpy()).astype(array.dtype)
         tensor = tensor if tensor.is_floating_point() else tensor.float()
         return (tensor - self._per_channel(self.mean, tensor)) / self._per_channel(self.std, tensor)
 
@@ -212,3 +220,91 @@ class Reshape(_PerKey):
 
     def transform(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.reshape(self.shape)
+
+
+class Resize3D(_PerKey):
+    """Resize channels-first volumes ``(N, C, H, W, D)`` to ``output_shape`` = (H, W, D).
+
+    Args:
+        inputs: Key(s) of the volumes (torch tensors).
+        outputs: Key(s) for the resized volumes, one per input.
+        output_shape: (H, W, D) of the result, without the batch and channel axes.
+        resize_mode: "nearest" (nearest neighbour) or "area" (averages the covered cells when shrinking).
+        mode: Modes to run in.
+        ds_id: Dataset ids to run for.
+
+    >>> volume = torch.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> Resize3D(inputs="x", outputs="x", output_shape=(4, 4, 4)).forward(volume, {}).shape
+    torch.Size([1, 1, 4, 4, 4])
+    >>> Resize3D(inputs="x", outputs="x", output_shape=(1, 1, 1), resize_mode="area").forward(volume, {}).item()
+    3.5
+    """
+
+    MODES = ("nearest", "area")
+
+    def __init__(self, inputs: str | Iterable[str], outputs: str | Iterable[str], output_shape: Sequence[int],
+                 resize_mode: str = "nearest", mode: str | Iterable[str] | None = None,
+                 ds_id: str | Iterable[str] | None = None) -> None:
+        super().__init__(inputs, outputs, mode, ds_id)
+        if resize_mode not in self.MODES:
+            raise FastestValueError(f"Resize3D: resize_mode must be one of {self.MODES}, received {resize_mode!r}.")
+        if len(output_shape) != 3:
+            raise FastestValueError(
+                f"Resize3D: output_shape is (H, W, D) without the batch and channel axes, received {tuple(output_shape)}.")
+        self.output_shape = tuple(int(n) for n in output_shape)
+        self.resize_mode = resize_mode
+
+    def transform(self, tensor: Any) -> torch.Tensor:
+        if not isinstance(tensor, torch.Tensor):
+            raise FastestValueError(
+                f"Resize3D resizes torch tensors on the device, received {type(tensor).__name__}. In the Pipeline, "
+                "resize volumes with a NumpyOp instead.")
+        if tensor.ndim != 5:
+            raise FastestValueError(
+                f"Resize3D expects channels-first volumes (N, C, H, W, D), received shape {tuple(tensor.shape)}.")
+        return torch.nn.functional.interpolate(tensor, size=self.output_shape, mode=self.resize_mode)
+
+
+class UnHadamard(_PerKey):
+    """Hadamard-code predictions → class probabilities (the decoder of the numpy ``Hadamard`` op).
+
+    Each row's L1 distance to every class's code word (FastEstimator's code book: Hadamard matrix rows
+    with an alternating first column) becomes a probability by inverse distance weighting, so the
+    nearest code word gets almost all of it.
+
+    Args:
+        inputs: Key(s) of ``(N, code_length)`` code predictions.
+        outputs: Key(s) for the ``(N, n_classes)`` probabilities, one per input.
+        n_classes: Number of classes.
+        code_length: A power of 2 >= ``n_classes``; default the smallest such power.
+        mode: Modes to run in.
+        ds_id: Dataset ids to run for.
+
+    >>> op = UnHadamard(inputs="y_pred", outputs="y_pred", n_classes=4)
+    >>> op.forward(torch.from_numpy(op.labels[[2, 0]]), {}).argmax(dim=-1)
+    tensor([2, 0])
+    """
+
+    MAX_PROB = 0.99999
+
+    def __init__(self, inputs: str | Iterable[str], outputs: str | Iterable[str], n_classes: int,
+                 code_length: int | None = None, mode: str | Iterable[str] | None = None,
+                 ds_id: str | Iterable[str] | None = None) -> None:
+        from fastest.op.numpyop.univariate.basic import hadamard_codes  # the encoder's code book
+
+        super().__init__(inputs, outputs, mode, ds_id)
+        code_length = 1 << (n_classes - 1).bit_length() if code_length is None else code_length
+        if code_length <= 0 or code_length & (code_length - 1) or code_length < n_classes:
+            raise FastestValueError(
+                f"UnHadamard: code_length must be a positive power of 2 and >= n_classes ({n_classes}), received "
+                f"{code_length}.")
+        self.n_classes = n_classes
+        self.code_length = code_length
+        self.labels = hadamard_codes(n_classes, code_length)
+        self.eps = (code_length + 1) * (1.0 - self.MAX_PROB) / (self.MAX_PROB * (n_classes - 1))
+
+    def transform(self, tensor: torch.Tensor) -> torch.Tensor:
+        labels = torch.as_tensor(self.labels, device=tensor.device, dtype=tensor.dtype)
+        distance = (tensor.unsqueeze(1) - labels).abs().sum(dim=-1)
+        weight = 1.0 / torch.clamp(distance, min=self.eps)
+        return weight / weight.sum(dim=-1, keepdim=True)

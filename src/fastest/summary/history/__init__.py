@@ -31,7 +31,15 @@ prints them; :class:`HistoryReader` reads them in python.
 from fastest.summary.console import console_text
 from fastest.summary.history.reader import HistoryReader, Table
 from fastest.summary.history.recorder import HistoryRecorder, recorded
-from fastest.summary.history.store import connect, history_path, record_history, recording, set_history_path
+from fastest.summary.history.store import (
+    connect,
+    delete,
+    history_path,
+    record_history,
+    recording,
+    set_history_path,
+    update_settings,
+)
 
-__all__ = ["HistoryReader", "HistoryRecorder", "Table", "connect", "console_text", "history_path", "record_history",
-           "recorded", "recording", "set_history_path"]
+__all__ = ["HistoryReader", "HistoryRecorder", "Table", "connect", "console_text", "delete", "history_path",
+           "record_history", "recorded", "recording", "set_history_path", "update_settings"]

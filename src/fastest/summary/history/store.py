@@ -13,30 +13,33 @@ from typing import Any, cast
 
 from fastest.errors import FastestValueError
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS history (pk INTEGER PRIMARY KEY AUTOINCREMENT, file TEXT, path TEXT, experiment TEXT,
+SCHEMA_VERSION = 2  # PRAGMA user_version; 2 added FastEstimator's postprocess table and settings.schema_version
+_FK = "INTEGER REFERENCES history(pk) ON DELETE CASCADE ON UPDATE CASCADE"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS history (pk INTEGER PRIMARY KEY, file TEXT, path TEXT, experiment TEXT,
     mode TEXT, status TEXT, train_start TEXT, train_end TEXT, args TEXT, python_version TEXT, torch_version TEXT,
     lightning_version TEXT, fastest_version TEXT, devices TEXT, n_gpus INTEGER, n_cpus INTEGER, n_workers INTEGER,
     pids TEXT, n_restarts INTEGER DEFAULT 0, restore_dir TEXT);
-CREATE TABLE IF NOT EXISTS datasets (fk INTEGER REFERENCES history(pk) ON DELETE CASCADE, mode TEXT, ds_id TEXT,
-    dataset TEXT);
-CREATE TABLE IF NOT EXISTS pipeline (fk INTEGER REFERENCES history(pk) ON DELETE CASCADE, pipe_op TEXT);
-CREATE TABLE IF NOT EXISTS network (fk INTEGER REFERENCES history(pk) ON DELETE CASCADE, net_op TEXT);
-CREATE TABLE IF NOT EXISTS traces (fk INTEGER REFERENCES history(pk) ON DELETE CASCADE, trace TEXT);
-CREATE TABLE IF NOT EXISTS features (fk INTEGER REFERENCES history(pk) ON DELETE CASCADE, feature TEXT);
-CREATE TABLE IF NOT EXISTS errors (fk INTEGER PRIMARY KEY REFERENCES history(pk) ON DELETE CASCADE, exc_type TEXT,
-    exc_msg TEXT, exc_tb TEXT);
-CREATE TABLE IF NOT EXISTS logs (fk INTEGER PRIMARY KEY REFERENCES history(pk) ON DELETE CASCADE, log TEXT);
-CREATE TABLE IF NOT EXISTS settings (pk INTEGER PRIMARY KEY CHECK (pk = 0), n_keep INTEGER, n_keep_logs INTEGER);
+CREATE TABLE IF NOT EXISTS datasets (fk {_FK}, mode TEXT, ds_id TEXT, dataset TEXT);
+CREATE TABLE IF NOT EXISTS pipeline (fk {_FK}, pipe_op TEXT);
+CREATE TABLE IF NOT EXISTS network (fk {_FK}, net_op TEXT);
+CREATE TABLE IF NOT EXISTS postprocess (fk {_FK}, pp_op TEXT);
+CREATE TABLE IF NOT EXISTS traces (fk {_FK}, trace TEXT);
+CREATE TABLE IF NOT EXISTS features (fk {_FK}, feature TEXT);
+CREATE TABLE IF NOT EXISTS errors (fk INTEGER PRIMARY KEY REFERENCES history(pk) ON DELETE CASCADE ON UPDATE CASCADE,
+    exc_type TEXT, exc_msg TEXT, exc_tb TEXT);
+CREATE TABLE IF NOT EXISTS logs (fk INTEGER PRIMARY KEY REFERENCES history(pk) ON DELETE CASCADE ON UPDATE CASCADE,
+    log TEXT);
+CREATE TABLE IF NOT EXISTS settings (pk INTEGER PRIMARY KEY CHECK (pk = 0), schema_version INTEGER DEFAULT 1,
+    n_keep INTEGER, n_keep_logs INTEGER);
 CREATE INDEX IF NOT EXISTS history_restore ON history (restore_dir);
 CREATE INDEX IF NOT EXISTS datasets_fk ON datasets (fk);
 CREATE INDEX IF NOT EXISTS pipeline_fk ON pipeline (fk);
 CREATE INDEX IF NOT EXISTS network_fk ON network (fk);
 CREATE INDEX IF NOT EXISTS traces_fk ON traces (fk);
 CREATE INDEX IF NOT EXISTS features_fk ON features (fk);
-INSERT OR IGNORE INTO settings (pk, n_keep, n_keep_logs) VALUES (0, 500, 500);
 """
+_SETTINGS_ROW = "INSERT OR IGNORE INTO settings (pk, schema_version, n_keep, n_keep_logs) VALUES (0, 1, 500, 500)"
 _RETRIES = 8
 _state: dict[str, Any] = {"enabled": True, "path": None}
 _local = threading.local()  # per thread: (pid, path, inode) and the connection
@@ -86,10 +89,15 @@ def recording() -> bool:
 
 
 def connect(path: str | None = None) -> sqlite3.Connection:
-    """Open the history database (created with its schema when new): WAL mode, foreign keys on, 30 s busy wait.
+    """Open the history database (created with its schema when new): WAL mode, foreign keys on, 30 s busy wait,
+    rows readable by column name (``sqlite3.Row``) as in FastEstimator.
 
     Args:
-        path: The database file (default :func:`history_path`); its folder is created.
+        path: The database file (default :func:`history_path`), or ":memory:"; its folder is created.
+
+    >>> db = connect(":memory:")
+    >>> dict(db.execute("SELECT n_keep, n_keep_logs FROM settings").fetchone())
+    {'n_keep': 500, 'n_keep_logs': 500}
     """
     path = path or history_path()
     if path != ":memory:":
@@ -102,10 +110,14 @@ def connect(path: str | None = None) -> sqlite3.Connection:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if "schema_version" not in {row[1] for row in db.execute("PRAGMA table_info(settings)")}:
+                    db.execute("ALTER TABLE settings ADD COLUMN schema_version INTEGER DEFAULT 1")  # a version 1 file
+                db.execute(_SETTINGS_ROW)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             retry(lambda: db.execute("PRAGMA journal_mode = WAL"))
             write(db, create)
         db.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, and commits do not wait for the disk
+        db.row_factory = sqlite3.Row
     except BaseException:
         db.close()
         raise
@@ -188,3 +200,49 @@ def settings(db: sqlite3.Connection, keep: int | None = None, keep_logs: int | N
         write(db, update)
     row = db.execute("SELECT n_keep, n_keep_logs FROM settings WHERE pk = 0").fetchone()
     return {"keep": row[0], "keep_logs": row[1]}
+
+
+def delete(n_keep: int = 20, db_path: str | None = None) -> None:
+    """Delete every run but the newest ``n_keep`` from a history database (FastEstimator's ``delete``); their
+    datasets, ops, traces, errors and console logs go with them, and the file is compacted.
+
+    Args:
+        n_keep: How many runs to keep.
+        db_path: The database (default :func:`history_path`).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "history.db")
+    >>> db = connect(path); _ = db.executemany("INSERT INTO history (pk) VALUES (?)", [(1,), (2,), (3,)])
+    >>> delete(n_keep=2, db_path=path)
+    >>> [row["pk"] for row in db.execute("SELECT pk FROM history")]
+    [2, 3]
+    """
+    if not isinstance(n_keep, int) or isinstance(n_keep, bool) or n_keep < 0:
+        raise FastestValueError(f"delete: n_keep must be an int >= 0, received {n_keep!r}.")
+    db = connect(db_path)
+    try:
+        write(db, lambda: prune(db, keep=n_keep))
+        retry(lambda: db.execute("VACUUM"))
+    finally:
+        db.close()
+
+
+def update_settings(n_keep: int | None = None, n_keep_logs: int | None = None,
+                    db_path: str | None = None) -> dict[str, int]:
+    """Change how many runs (``n_keep``) and console logs (``n_keep_logs``, never more than ``n_keep``) a history
+    database keeps (FastEstimator's ``update_settings``); applied when the next run starts. A negative
+    ``n_keep_logs`` counts as 0; ``n_keep`` below 1 is an error.
+
+    Args:
+        n_keep: How many runs to keep (None: unchanged).
+        n_keep_logs: How many console logs to keep (None: unchanged).
+        db_path: The database (default :func:`history_path`).
+
+    Returns:
+        The settings now in force, ``{"keep": ..., "keep_logs": ...}``.
+    """
+    db = connect(db_path)
+    try:
+        return settings(db, keep=n_keep, keep_logs=None if n_keep_logs is None else max(n_keep_logs, 0))
+    finally:
+        db.close()

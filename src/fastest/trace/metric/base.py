@@ -37,6 +37,8 @@ class MetricTrace(Trace):
         self.pred_key = pred_key
         self.output_name = output_name
         self.per_ds = per_ds and not any("|" in name for name in self.outputs)
+        self.metrics: dict[str, Metric] = {}
+        self.prototypes: dict[str, tuple[Any, Any]] = {}
 
     def make_metric(self, y_pred: Any, y_true: Any) -> Metric:
         raise NotImplementedError
@@ -51,8 +53,8 @@ class MetricTrace(Trace):
         return {self.outputs[0]: to_number(value)}
 
     def on_epoch_begin(self, data: Data) -> None:
-        self.metrics: dict[str, Metric] = {}
-        self.prototypes: dict[str, tuple[Any, Any]] = {}  # the kinds of the first raw inputs, per metric
+        self.metrics = {}
+        self.prototypes = {}  # the kinds of the first raw inputs, per metric
 
     def state_dict(self) -> dict[str, Any]:
         """The metrics of the epoch so far, for a restore point (with what rebuilds them: the kinds of
@@ -77,7 +79,8 @@ class MetricTrace(Trace):
         per_instance = self.instance_values(y_pred, y_true)
         if per_instance is not None:
             data.write_per_instance_log(self.outputs[0], per_instance)
-        keys = ["", self.system.ds_id] if self.per_ds and self.system.ds_id else [""]
+        ds_id = getattr(getattr(self, "system", None), "ds_id", None) if self.per_ds else None
+        keys = ["", ds_id] if ds_id else [""]
         for key in keys:
             metric = self.metrics.get(key)
             if metric is None:

@@ -7,15 +7,17 @@ Inputs: predictions of shape ``(N, C)`` are multi-class (probabilities, or logit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
 import torchmetrics.classification as tmc
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
 from fastest.errors import FastestValueError
+from fastest.trace.essential import to_number
 from fastest.trace.metric.base import MetricTrace, Modes
 
 
@@ -39,7 +41,10 @@ class _Classification(MetricTrace):
         self.from_logits = from_logits
         self.kwargs = kwargs
 
-    def prepare(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare(self, y_pred: Any, y_true: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        y_pred, y_true = as_tensor(y_pred), as_tensor(y_true)
+        if y_true.ndim > 1 and y_true.shape[-1] > 1:  # one-hot (or per-class score) labels: their argmax, as FE
+            y_true = y_true.argmax(dim=-1)
         if y_pred.ndim == 1 or y_pred.shape[-1] == 1:
             y_pred = y_pred.reshape(-1).float()
             if self.from_logits:
@@ -47,14 +52,63 @@ class _Classification(MetricTrace):
             return y_pred, (y_true.reshape(-1) > 0.5).long()
         if self.from_logits:
             y_pred = torch.softmax(y_pred.float(), dim=-1)
-        if y_true.shape == y_pred.shape:
-            y_true = y_true.argmax(dim=-1)
         return y_pred, y_true.reshape(y_pred.shape[:-1]).long()
 
     def make_metric(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> Metric:
         if y_pred.ndim == 1:
             return self.binary(**self.kwargs)
         return self.multiclass(num_classes=y_pred.shape[-1], **self.multiclass_args, **self.kwargs)
+
+
+def as_tensor(value: Any) -> torch.Tensor:
+    """A tensor of ``value`` (a tensor as it is; numpy arrays, numbers and lists converted)."""
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+
+
+def _ratio(numerator: torch.Tensor, denominator: torch.Tensor, zero_division: float) -> torch.Tensor:
+    """``numerator / denominator`` in float64, ``zero_division`` where the denominator is 0 (sklearn's rule)."""
+    numerator, denominator = numerator.to(torch.float64), denominator.to(torch.float64)
+    safe = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
+    return torch.where(denominator == 0, torch.full_like(numerator, float(zero_division)), numerator / safe)
+
+
+def _stat_score_metrics(score: Callable[[Metric], torch.Tensor]) -> tuple[type[Metric], type[Metric]]:
+    """A binary and a multi-class torchmetrics StatScores class (true/false positive/negative counts, reduced
+    across processes) whose ``compute`` is ``score(metric)``, in float64 (torchmetrics' own are float32)."""
+    class Binary(tmc.BinaryStatScores):
+        is_binary = True
+
+        def compute(self) -> torch.Tensor:
+            return score(self).reshape(())
+
+    class Multiclass(tmc.MulticlassStatScores):
+        is_binary = False
+
+        def __init__(self, num_classes: int, **kwargs: Any) -> None:
+            super().__init__(num_classes=num_classes, average=None, **kwargs)
+
+        def compute(self) -> torch.Tensor:
+            return score(self)
+
+    return Binary, Multiclass
+
+
+def _accuracy(m: Any) -> torch.Tensor:
+    if m.is_binary:
+        return _ratio(m.tp + m.tn, m.tp + m.tn + m.fp + m.fn, m.zero_division)
+    return _ratio(m.tp.sum(), (m.tp + m.fn).sum(), m.zero_division)
+
+
+def _precision(m: Any) -> torch.Tensor:
+    return _ratio(m.tp, m.tp + m.fp, m.zero_division)
+
+
+def _recall(m: Any) -> torch.Tensor:
+    return _ratio(m.tp, m.tp + m.fn, m.zero_division)
+
+
+def _f1(m: Any) -> torch.Tensor:
+    return _ratio(2 * m.tp, 2 * m.tp + m.fp + m.fn, m.zero_division)
 
 
 class Accuracy(_Classification):
@@ -78,9 +132,7 @@ class Accuracy(_Classification):
     0.6667
     """
 
-    binary = tmc.BinaryAccuracy
-    multiclass = tmc.MulticlassAccuracy
-    multiclass_args = {"average": "micro"}
+    binary, multiclass = _stat_score_metrics(_accuracy)
 
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
                  ds_id: str | Iterable[str] | None = None, output_name: str = "accuracy", per_ds: bool = True,
@@ -101,12 +153,10 @@ class Precision(_Classification):
     >>> from fastest.testing import run_trace
     >>> batch = {"y": torch.tensor([0, 1, 2, 2]), "p": torch.eye(3)[[0, 2, 2, 1]]}
     >>> run_trace(Precision(true_key="y", pred_key="p"), [batch])["precision"]
-    array([1. , 0. , 0.5], dtype=float32)
+    array([1. , 0. , 0.5])
     """
 
-    binary = tmc.BinaryPrecision
-    multiclass = tmc.MulticlassPrecision
-    multiclass_args = {"average": None}
+    binary, multiclass = _stat_score_metrics(_precision)
 
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
                  ds_id: str | Iterable[str] | None = None, output_name: str = "precision", per_ds: bool = True,
@@ -126,9 +176,7 @@ class Recall(_Classification):
     0.6667
     """
 
-    binary = tmc.BinaryRecall
-    multiclass = tmc.MulticlassRecall
-    multiclass_args = {"average": None}
+    binary, multiclass = _stat_score_metrics(_recall)
 
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
                  ds_id: str | Iterable[str] | None = None, output_name: str = "recall", per_ds: bool = True,
@@ -148,9 +196,7 @@ class F1Score(_Classification):
     0.6667
     """
 
-    binary = tmc.BinaryF1Score
-    multiclass = tmc.MulticlassF1Score
-    multiclass_args = {"average": None}
+    binary, multiclass = _stat_score_metrics(_f1)
 
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
                  ds_id: str | Iterable[str] | None = None, output_name: str = "f1_score", per_ds: bool = True,
@@ -251,11 +297,38 @@ class ConfusionMatrix(_Classification):
         return self.multiclass(num_classes=self.num_classes, **self.kwargs)
 
 
-class AUCScore(_Classification):
-    """Area under the ROC curve; multi-class outputs are scored one-vs-rest.
+class _SklearnAUROC(Metric):
+    """Keeps every prediction and label (concatenated across processes) and scores them with sklearn's
+    ``roc_auc_score``, which has the one-vs-one average and the options torchmetrics lacks."""
 
-    Equals sklearn's ``roc_auc_score(y, p)`` (binary) and ``roc_auc_score(y, p, multi_class="ovr",
-    average=average)`` (multi-class), computed exactly (no threshold binning).
+    full_state_update = False
+    preds: list[torch.Tensor]
+    target: list[torch.Tensor]
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self.options = options
+        self.add_state("preds", default=[], dist_reduce_fx="cat")
+        self.add_state("target", default=[], dist_reduce_fx="cat")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        self.preds.append(preds.detach().to(torch.float64))
+        self.target.append(target.detach())
+
+    def compute(self) -> torch.Tensor:
+        from sklearn.metrics import roc_auc_score
+
+        preds, target = (dim_zero_cat(state).cpu().numpy() for state in (self.preds, self.target))
+        return torch.as_tensor(roc_auc_score(target, preds, **self.options), dtype=torch.float64)
+
+
+class AUCScore(_Classification):
+    """Area under the ROC curve, computed exactly by scikit-learn's ``roc_auc_score`` (FastEstimator's arguments).
+
+    Binary: predictions ``(N,)`` or ``(N, 1)`` (probability of class 1) against 0/1 labels. Multi-class:
+    predictions ``(N, C)`` against class indices need ``multi_class="ovr"`` (one-vs-rest) or ``"ovo"``
+    (one-vs-one); the default ``"raise"`` refuses them, as sklearn and FastEstimator do. Labels of the
+    predictions' shape (one-hot, multi-label) are scored per column.
 
     Args:
         true_key: Key of the labels.
@@ -263,11 +336,13 @@ class AUCScore(_Classification):
         mode: Modes to run in.
         ds_id: Dataset ids to run for.
         output_name: Key of the logged value.
+        average: "macro", "weighted", "micro", "samples" or None (one score per class), as sklearn.
+        sample_weight: A weight per sample of the epoch (in order), or None.
+        max_fpr: Binary only: standardized partial AUC up to this false-positive rate, in (0, 1].
+        multi_class: "raise", "ovr" or "ovo".
+        labels: Multi-class: the class labels, when some may be missing from the epoch's labels.
         per_ds: Also log ``<output_name>|<ds_id>`` with several datasets.
-        average: Multi-class averaging over the one-vs-rest scores: "macro", "weighted" (by
-            class frequency) or "none" (one score per class).
-        max_fpr: Binary only: standardized partial AUC up to this false-positive rate.
-        from_logits: Predictions are logits.
+        from_logits: Predictions are logits (sigmoid for one output, softmax for several).
 
     >>> from fastest.testing import run_trace
     >>> batch = {"y": torch.tensor([0, 0, 1, 1]), "p": torch.tensor([0.1, 0.4, 0.35, 0.8])}
@@ -275,108 +350,45 @@ class AUCScore(_Classification):
     0.75
     """
 
-    binary = tmc.BinaryAUROC
-    multiclass = tmc.MulticlassAUROC
-
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
-                 ds_id: str | Iterable[str] | None = None, output_name: str = "auc", per_ds: bool = True,
-                 average: str = "macro", max_fpr: float | None = None, from_logits: bool = False) -> None:
-        if average not in ("macro", "weighted", "none"):
-            raise FastestValueError(f"AUCScore: average must be 'macro', 'weighted' or 'none', received {average!r}.")
+                 ds_id: str | Iterable[str] | None = None, output_name: str = "auc", average: str | None = "macro",
+                 sample_weight: list[float] | None = None, max_fpr: float | None = None, multi_class: str = "raise",
+                 labels: list[Any] | None = None, per_ds: bool = True, from_logits: bool = False) -> None:
+        if average == "none":
+            average = None
+        if average not in ("macro", "weighted", "micro", "samples", None):
+            raise FastestValueError(f"AUCScore: average must be 'macro', 'weighted', 'micro', 'samples' or None, "
+                                    f"received {average!r}.")
+        if multi_class not in ("raise", "ovr", "ovo"):
+            raise FastestValueError(f"AUCScore: multi_class must be 'raise', 'ovr' or 'ovo', received {multi_class!r}.")
+        if max_fpr is not None and not 0 < max_fpr <= 1:
+            raise FastestValueError(f"AUCScore: max_fpr must be None or in (0, 1], received {max_fpr!r}.")
         super().__init__(true_key, pred_key, mode, ds_id, output_name, per_ds, from_logits)
-        self.average = average
-        self.max_fpr = max_fpr
+        self.average, self.sample_weight, self.max_fpr = average, sample_weight, max_fpr
+        self.multi_class, self.labels = multi_class, labels
+
+    def prepare(self, y_pred: Any, y_true: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        y_pred, y_true = as_tensor(y_pred), as_tensor(y_true)
+        if y_pred.ndim == 1 or y_pred.shape[-1] == 1:
+            return super().prepare(y_pred, y_true)
+        if self.from_logits:
+            y_pred = torch.softmax(y_pred.float(), dim=-1)
+        if y_true.shape != y_pred.shape:
+            y_true = y_true.reshape(y_pred.shape[:-1])
+            if self.multi_class == "raise":
+                raise FastestValueError(
+                    f"AUCScore: predictions of shape {tuple(y_pred.shape)} are multi-class, and multi_class='raise' "
+                    "(the default, as in FastEstimator and sklearn) refuses them. Pass multi_class='ovr' "
+                    "(one-vs-rest) or multi_class='ovo' (one-vs-one).")
+        return y_pred, y_true
 
     def make_metric(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> Metric:
-        if y_pred.ndim == 1:
-            return self.binary(max_fpr=self.max_fpr)
-        return self.multiclass(num_classes=y_pred.shape[-1], average=self.average)  # type: ignore[arg-type]
+        options: dict[str, Any] = {"average": self.average, "sample_weight": self.sample_weight,
+                                   "max_fpr": self.max_fpr, "labels": self.labels}
+        if y_pred.ndim > 1 and y_true.ndim == 1:
+            options["multi_class"] = self.multi_class
+        return _SklearnAUROC(**options)
 
-
-def equal_width_calibration_error(confidences: torch.Tensor, accuracies: torch.Tensor, n_bins: int,
-                                  norm: str) -> torch.Tensor:
-    """Calibration error over ``n_bins`` equal-width bins of [0, 1], in float64.
-
-    Bin ``k`` holds the confidences in ``(k / n_bins, (k + 1) / n_bins]``; the first bin also holds 0,
-    so a saturated confidence of exactly 1.0 is in the last bin. Empty bins are skipped.
-
-    >>> conf, acc = torch.tensor([0.95, 1.0, 1.0]), torch.tensor([1.0, 1.0, 0.0])
-    >>> round(float(equal_width_calibration_error(conf, acc, 15, "l1")), 4)  # one bin: |2/3 - 2.95/3|
-    0.3167
-    """
-    conf = confidences.reshape(-1).to(torch.float64)
-    acc = accuracies.reshape(-1).to(torch.float64)
-    edges = torch.arange(n_bins + 1, dtype=torch.float64, device=conf.device) / n_bins
-    index = (torch.bucketize(conf, edges) - 1).clamp(0, n_bins - 1)  # bucketize: edges[i-1] < x <= edges[i]
-    zeros = torch.zeros(n_bins, dtype=torch.float64, device=conf.device)
-    count = zeros.scatter_add(0, index, torch.ones_like(conf))
-    used = count > 0
-    gap = ((zeros.scatter_add(0, index, acc) - zeros.scatter_add(0, index, conf))[used] / count[used]).abs()
-    weight = count[used] / count.sum()
-    if norm == "l1":
-        return (weight * gap).sum()
-    if norm == "l2":
-        return (weight * gap**2).sum().sqrt()
-    return gap.max()
-
-
-def _binned_error(metric: tmc.BinaryCalibrationError | tmc.MulticlassCalibrationError) -> torch.Tensor:
-    return equal_width_calibration_error(dim_zero_cat(metric.confidences), dim_zero_cat(metric.accuracies),
-                                         metric.n_bins, metric.norm)
-
-
-class _BinaryCalibrationError(tmc.BinaryCalibrationError):
-    """torchmetrics' state (confidences, 0/1 accuracies); computed by :func:`equal_width_calibration_error`."""
-
-    def compute(self) -> torch.Tensor:
-        return _binned_error(self)
-
-
-class _MulticlassCalibrationError(tmc.MulticlassCalibrationError):
-    """torchmetrics' state (confidences, 0/1 accuracies); computed by :func:`equal_width_calibration_error`."""
-
-    def compute(self) -> torch.Tensor:
-        return _binned_error(self)
-
-
-class CalibrationError(_Classification):
-    """Calibration error of the predicted probabilities, over ``n_bins`` equal-width confidence bins.
-
-    Multi-class outputs use the top-label confidence (the largest probability, "correct" when the
-    argmax is the label), like FastEstimator's ``method="top-label"``; binary outputs use the
-    probability of class 1 against the 0/1 label. With ``b`` the share of samples in a bin, ``acc``
-    its accuracy and ``conf`` its mean confidence: ``norm="l1"`` (default, the expected
-    calibration error) is ``sum(b * |acc - conf|)``, ``"l2"`` is ``sqrt(sum(b * (acc - conf)**2))``
-    and ``"max"`` is ``max |acc - conf|`` (see :func:`equal_width_calibration_error`: bins
-    ``(k / n_bins, (k + 1) / n_bins]``, the first one with 0, so a confidence of 1.0 is in the last
-    bin; float64 sums). Lower is better. (FastEstimator 1.7's default, the
-    debiased l2 marginal error of the uncertainty-calibration package, has no torchmetrics
-    equivalent.)
-
-    Args:
-        true_key: Key of the labels.
-        pred_key: Key of the predictions (probabilities, or logits with ``from_logits=True``).
-        mode: Modes to run in.
-        ds_id: Dataset ids to run for.
-        output_name: Key of the logged value.
-        per_ds: Also log ``<output_name>|<ds_id>`` with several datasets.
-        n_bins: Number of equal-width bins over [0, 1].
-        norm: "l1", "l2" or "max".
-        from_logits: Predictions are logits.
-
-    >>> from fastest.testing import run_trace
-    >>> batch = {"y": torch.tensor([0, 1, 1, 0]), "p": torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]])}
-    >>> round(run_trace(CalibrationError(true_key="y", pred_key="p"), [batch])["calibration_error"], 4)  # (0.1 + 0.2 + 0.4 + 0.7) / 4
-    0.35
-    """
-
-    higher_is_better = False
-    binary = _BinaryCalibrationError
-    multiclass = _MulticlassCalibrationError
-
-    def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
-                 ds_id: str | Iterable[str] | None = None, output_name: str = "calibration_error",
-                 per_ds: bool = True, n_bins: int = 15, norm: str = "l1", from_logits: bool = False) -> None:
-        if norm not in ("l1", "l2", "max"):
-            raise FastestValueError(f"CalibrationError: norm must be 'l1', 'l2' or 'max', received {norm!r}.")
-        super().__init__(true_key, pred_key, mode, ds_id, output_name, per_ds, from_logits, n_bins=n_bins, norm=norm)
+    def get_auc(self) -> Any:
+        """The AUC of everything seen this epoch (all datasets), as FastEstimator's ``get_auc``."""
+        return to_number(self.metrics[""].compute())

@@ -115,7 +115,8 @@ def test_to_float_and_from_float():
 
 
 def test_to_array_reshape_and_binarize():
-    assert ToArray("x", "x", dtype="int32").forward([1.7, 2], {}).dtype == np.int32
+    (ints,) = ToArray("x", "x", dtype="int32").forward([[1.7, 2]], {})
+    assert ints.dtype == np.int32 and ints.tolist() == [1, 2]
     assert Reshape(-1, "x", "x").forward(np.zeros((2, 3)), {}).shape == (6,)
     assert Reshape(shape=(3, 2), inputs="x", outputs="x").forward(np.zeros(6), {}).shape == (3, 2)
     with pytest.raises(FastestValueError, match="at most one -1"):

@@ -18,10 +18,10 @@ def test_tokenize_default_lower_case_custom_and_numpy_strings():
 
 def test_word_to_id_with_a_dict_and_a_callable():
     vocab = {"the": 1, "cat": 2, "sat": 3}
-    np.testing.assert_array_equal(WordtoId(vocab, "t", "ids").forward(["the", "cat", "sat"], {}), [1, 2, 3])
-    np.testing.assert_array_equal(WordtoId(lambda ts: [len(t) for t in ts], "t", "ids").forward(["ab", "c"], {}), [2, 1])
+    np.testing.assert_array_equal(WordtoId(vocab, "t", "ids").forward([["the", "cat", "sat"]], {})[0], [1, 2, 3])
+    np.testing.assert_array_equal(WordtoId(lambda ts: [len(t) for t in ts], "t", "ids").forward([["ab", "c"]], {})[0], [2, 1])
     with pytest.raises(FastestKeyError, match=r"token\(s\) \['dog'\] are not in the mapping \(3 tokens\)"):
-        WordtoId(vocab, "t", "ids").forward(["the", "dog"], {})
+        WordtoId(vocab, "t", "ids").forward([["the", "dog"]], {})
     with pytest.raises(FastestTypeError, match="mapping must be a dict"):
         WordtoId(["the"], "t", "ids")
 
@@ -45,5 +45,5 @@ def test_text_pipeline_end_to_end():
     data = {"text": "A b a"}
     for op in (Tokenize("text", "tokens", to_lower_case=True), WordtoId(vocab, "tokens", "ids"),
                PadSequence("ids", "ids", max_len=4)):
-        data[op.outputs[0]] = op.forward(data[op.inputs[0]], {})
+        data[op.outputs[0]] = op.forward([data[op.inputs[0]]], {})[0]
     np.testing.assert_array_equal(data["ids"], [1, 2, 1, 0])

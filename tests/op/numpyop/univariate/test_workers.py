@@ -18,6 +18,12 @@ SPECIAL = {
     "Onehot": lambda: uv.Onehot("x", "x", num_classes=3),
     "Hadamard": lambda: uv.Hadamard("x", "x", n_classes=4),
     "PadSequence": lambda: uv.PadSequence("x", "x", max_len=3),
+    "Calibrate": lambda: uv.Calibrate("x", "x", calibration_fn=np.sqrt),
+    "FDA": lambda: uv.FDA("x", "x", reference_images=[np.full((8, 8, 3), 90, np.uint8)]),
+    "HistogramMatching": lambda: uv.HistogramMatching("x", "x", reference_images=[np.eye(8, 8, 0, np.uint8)[..., None]
+                                                                                  .repeat(3, -1) * 200]),
+    "PixelDistributionAdaptation": lambda: uv.PixelDistributionAdaptation(
+        "x", "x", reference_images=[np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)]),
 }
 
 

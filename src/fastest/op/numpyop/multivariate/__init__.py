@@ -15,6 +15,17 @@ from fastest.op.numpyop.multivariate.axis_aligned import (
     VerticalFlip,
 )
 from fastest.op.numpyop.multivariate.base import MultiVariate
+from fastest.op.numpyop.multivariate.crops import (
+    BBoxSafeRandomCrop,
+    CropAndPad,
+    CropNonEmptyMaskIfExists,
+    RandomCropFromBorders,
+    RandomCropNearBBox,
+    RandomSizedBBoxSafeCrop,
+)
+from fastest.op.numpyop.multivariate.distortion import ElasticTransform, GridDistortion, OpticalDistortion
+from fastest.op.numpyop.multivariate.io import ReadMat
+from fastest.op.numpyop.multivariate.regions import MaskDropout, RandomGridShuffle
 from fastest.op.numpyop.multivariate.resize import (
     LongestMaxSize,
     RandomResizedCrop,
@@ -45,4 +56,9 @@ __all__ = [
     "SmallestMaxSize",
     "Transpose",
     "VerticalFlip",
+]
+__all__ += [  # crops, distortion, regions, io
+    "BBoxSafeRandomCrop", "CropAndPad", "CropNonEmptyMaskIfExists", "ElasticTransform", "GridDistortion", "MaskDropout",
+    "OpticalDistortion", "RandomCropFromBorders", "RandomCropNearBBox", "RandomGridShuffle", "RandomSizedBBoxSafeCrop",
+    "ReadMat",
 ]

@@ -28,12 +28,12 @@ class Keys(TypedDict, total=False):
 
     image_in: str | None
     mask_in: str | None
-    masks_in: str | None
+    masks_in: str | list[str] | None
     bbox_in: str | None
     keypoints_in: str | None
     image_out: str | None
     mask_out: str | None
-    masks_out: str | None
+    masks_out: str | list[str] | None
     bbox_out: str | None
     keypoints_out: str | None
     bbox_params: str | None
@@ -51,6 +51,18 @@ class MultiVariate(NumpyOp):
     numpy ``HWC`` or ``HW`` arrays (uint8 or float); masks ``HW`` or ``HWC``; the op returns the same
     layout and dtype. ``masks`` is a list of masks (or an ``(N, H, W)`` array).
 
+    FastEstimator's calling convention: ``forward`` receives a list with one value per input key, in
+    the order image, mask, masks, bbox, keypoints (only the keys given), and returns a list in the same
+    order, also for a single key: ``HorizontalFlip(image_in="x").forward([image], state)`` gives
+    ``[flipped]``. A bare array (not in a list) for a single key gives a bare result. ``masks_in`` may
+    be one key holding a list of masks, or (FastEstimator's form) a list of keys, one mask each: then
+    ``forward`` receives those masks as consecutive values and returns them as one list, like
+    FastEstimator; that form is for direct ``forward`` calls (in a Pipeline, use one key holding a list).
+
+    How a new op plugs in: subclass ``MultiVariate`` (or ``TorchvisionOp`` in ``warp.py``), take
+    ``**keys: Unpack[Keys]`` and pass them to ``super().__init__``, draw randomness in ``get_params``
+    and implement the ``apply_*`` methods below; ``forward`` does the rest.
+
     Bounding boxes are ``(N, 4 + k)`` arrays in ``bbox_params`` format: ``'coco'`` ``[x_min, y_min, w,
     h]``, ``'pascal_voc'`` ``[x_min, y_min, x_max, y_max]``, ``'yolo'`` ``[x_c, y_c, w, h]`` divided by
     the image size, or ``'albumentations'`` (pascal_voc divided by the image size). The ``k`` extra
@@ -62,12 +74,12 @@ class MultiVariate(NumpyOp):
     Args:
         image_in: Key of the image.
         mask_in: Key of a mask (nearest-neighbour interpolation, ``mask_value`` fill).
-        masks_in: Key of a list of masks.
+        masks_in: Key of a list of masks, or a list of keys of one mask each (see above).
         bbox_in: Key of the bounding boxes (needs ``bbox_params`` and an image or mask for the size).
         keypoints_in: Key of the keypoints (needs an image or mask for the size).
         image_out: Output key of the image; defaults to ``image_in``. The same for the other ``*_out``.
         mask_out: Output key of the mask.
-        masks_out: Output key of the masks.
+        masks_out: Output key(s) of the masks, like ``masks_in``.
         bbox_out: Output key of the boxes.
         keypoints_out: Output key of the keypoints.
         bbox_params: Box format: 'coco', 'pascal_voc', 'yolo' or 'albumentations'.
@@ -86,12 +98,12 @@ class MultiVariate(NumpyOp):
         self,
         image_in: str | None = None,
         mask_in: str | None = None,
-        masks_in: str | None = None,
+        masks_in: str | list[str] | None = None,
         bbox_in: str | None = None,
         keypoints_in: str | None = None,
         image_out: str | None = None,
         mask_out: str | None = None,
-        masks_out: str | None = None,
+        masks_out: str | list[str] | None = None,
         bbox_out: str | None = None,
         keypoints_out: str | None = None,
         bbox_params: str | None = None,
@@ -100,6 +112,7 @@ class MultiVariate(NumpyOp):
         ds_id: str | Iterable[str] | None = None,
     ) -> None:
         owner = type(self).__name__
+        masks_in, masks_out = masks_in or None, masks_out or None  # FastEstimator treats an empty list as absent
         keys_in = dict(zip(FIELDS, (image_in, mask_in, masks_in, bbox_in, keypoints_in)))
         keys_out = dict(zip(FIELDS, (image_out, mask_out, masks_out, bbox_out, keypoints_out)))
         for field, key in keys_out.items():
@@ -110,11 +123,17 @@ class MultiVariate(NumpyOp):
         if not self.fields:
             raise FastestValueError(f"{owner} received no input key. Pass at least one of image_in, mask_in, "
                                     "masks_in, bbox_in or keypoints_in, e.g. image_in='x'.")
-        inputs: list[Any] = [keys_in[field] for field in self.fields]
-        outputs: list[Any] = [keys_out[field] or keys_in[field] for field in self.fields]
-        single = len(self.fields) == 1
-        super().__init__(inputs=inputs[0] if single else inputs, outputs=outputs[0] if single else outputs,
-                         mode=mode, ds_id=ds_id)
+        self.masks_keys = 0 if isinstance(masks_in, str) or masks_in is None else len(masks_in)  # FE's key list
+        if self.masks_keys and masks_out is not None and (isinstance(masks_out, str) or len(masks_out) != self.masks_keys):
+            raise FastestValueError(f"{owner}: masks_in lists {self.masks_keys} keys, so masks_out must list as many "
+                                    f"keys, received {masks_out!r}.")
+        inputs: list[Any] = []
+        outputs: list[Any] = []
+        for field in self.fields:
+            inputs += _key_list(keys_in[field])
+            outputs += _key_list(keys_out[field] or keys_in[field])
+        super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
+        self.in_list = self.out_list = True
         self.image_only = self.fields == ["image"]
         self.bbox_format = _parse_format(bbox_params, BBOX_FORMATS, owner, "bbox_params")
         self.keypoint_format = _parse_format(keypoint_params or "xy", KEYPOINT_FORMATS, owner, "keypoint_params")
@@ -148,21 +167,26 @@ class MultiVariate(NumpyOp):
 
     # ----- the op --------------------------------------------------------------------------------------------
     def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
-        if self.image_only:
-            return self.apply_image(data, self.get_params(data.shape[0], data.shape[1]))
-        values = data if self.in_list else [data]
+        if not isinstance(data, (list, tuple)):  # a bare value for a single key gives a bare result
+            return self.forward([data], state)[0]
+        if self.image_only:  # the common case, without the bookkeeping below
+            image = data[0]
+            return [self.apply_image(image, self.get_params(image.shape[0], image.shape[1]))]
+        values = list(data)
+        if self.masks_keys:  # FastEstimator's masks_in=[key, ...]: the masks arrive one per key
+            start = self.fields.index("masks")
+            values[start:start + self.masks_keys] = [values[start:start + self.masks_keys]]
         height, width = self._size(values)
         params = self.get_params(height, width)
-        out = [self._apply(field, value, params, height, width) for field, value in zip(self.fields, values)]
-        return out if self.out_list else out[0]
+        return [self._apply(field, value, params, height, width) for field, value in zip(self.fields, values)]
 
     def _size(self, values: list[Any]) -> tuple[int, int]:
-        for field, value, key in zip(self.fields, values, self.inputs):
+        for field, value in zip(self.fields, values):
             if field in ("image", "mask"):
                 return value.shape[0], value.shape[1]
             if field == "masks":
                 if len(value) == 0:
-                    raise FastestValueError(f"{type(self).__name__}: the masks under {key!r} are empty, so the image "
+                    raise FastestValueError(f"{type(self).__name__}: the masks are empty, so the image "
                                             "size is unknown; also pass image_in or mask_in.")
                 return value[0].shape[0], value[0].shape[1]
         raise FastestValueError(f"{type(self).__name__} has no image or mask to take the size from.")
@@ -228,6 +252,10 @@ def from_xyxy(boxes: np.ndarray, fmt: str | None, height: int, width: int) -> np
     if fmt == "yolo":
         return np.concatenate([(low + high) / 2, high - low], axis=1) / scale
     return boxes / scale if fmt == "albumentations" else boxes.copy()
+
+
+def _key_list(key: Any) -> list[Any]:
+    return [key] if isinstance(key, str) else list(key)
 
 
 def _as_table(value: Any, columns: int, owner: str, what: str) -> np.ndarray:

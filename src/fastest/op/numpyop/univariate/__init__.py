@@ -26,6 +26,8 @@ from fastest.op.numpyop.univariate.blur import (
     MedianBlur,
     MotionBlur,
 )
+from fastest.op.numpyop.univariate.calibrate import Calibrate
+from fastest.op.numpyop.univariate.camera import Defocus, ISONoise, ZoomBlur
 from fastest.op.numpyop.univariate.color import (
     Brightness,
     Color,
@@ -38,6 +40,7 @@ from fastest.op.numpyop.univariate.color import (
     Sharpness,
 )
 from fastest.op.numpyop.univariate.geometry import ShearX, ShearY, TranslateX, TranslateY
+from fastest.op.numpyop.univariate.histogram import CLAHE, FDA, HistogramMatching, PixelDistributionAdaptation
 from fastest.op.numpyop.univariate.io import ReadImage
 from fastest.op.numpyop.univariate.noise import CoarseDropout, GaussianNoise, MultiplicativeNoise
 from fastest.op.numpyop.univariate.pixel import (
@@ -52,7 +55,15 @@ from fastest.op.numpyop.univariate.pixel import (
     ToSepia,
 )
 from fastest.op.numpyop.univariate.rua import RUA
+from fastest.op.numpyop.univariate.shapes import RandomShapes
 from fastest.op.numpyop.univariate.text import PadSequence, Tokenize, WordtoId
+from fastest.op.numpyop.univariate.weather import (
+    RandomFog,
+    RandomRain,
+    RandomShadow,
+    RandomSnow,
+    RandomSunFlare,
+)
 
 __all__ = [
     "RUA", "AutoContrast", "Binarize", "Blur", "Brightness", "ChannelDropout", "ChannelShuffle", "ChannelTranspose",
@@ -61,4 +72,8 @@ __all__ = [
     "MedianBlur", "Minmax", "MotionBlur", "MultiplicativeNoise", "Normalize", "Onehot", "PadSequence", "Posterize",
     "RGBShift", "RandomBrightnessContrast", "RandomGamma", "ReadImage", "Reshape", "ShearX", "ShearY", "Sharpness",
     "Solarize", "ToArray", "ToFloat", "ToGray", "ToSepia", "Tokenize", "TranslateX", "TranslateY", "WordtoId",
+]
+__all__ += [  # camera, histogram, shapes, weather, calibrate
+    "CLAHE", "FDA", "Calibrate", "Defocus", "HistogramMatching", "ISONoise", "PixelDistributionAdaptation", "RandomFog",
+    "RandomRain", "RandomShadow", "RandomShapes", "RandomSnow", "RandomSunFlare", "ZoomBlur",
 ]

@@ -24,20 +24,30 @@ OptKeys = str | Iterable[str] | None
 class _PerKey(NumpyOp):
     """Applies ``transform`` to every input key; outputs pair with inputs in order.
 
-    Subclasses override ``transform(value)``. ``forward`` returns a list when ``inputs`` is a list and
-    a bare value otherwise. Values are converted with ``np.asarray`` unless ``as_array`` is False.
+    FastEstimator's calling convention: ``forward`` receives a list with one value per input key (also
+    for a single string key) and returns a list, so ``Minmax("x", "x").forward([image], state)`` gives
+    ``[scaled]``, and a longer list (``[image, mask]``) gets the same transform (one random draw) on
+    every element. A value that is not a list or tuple is taken as a single value and gives a bare
+    result. With fewer ``outputs`` than ``inputs`` only the first ``len(outputs)`` inputs are
+    transformed (FastEstimator writes only those).
+
+    How a new univariate op plugs in: subclass ``_PerKey`` (or ``_Deterministic``) and override
+    ``transform(value)``, or subclass ``_RandomPerKey`` and override ``draw(first_value)`` and
+    ``apply(value, params)``; call ``super().__init__(inputs, outputs, mode, ds_id)`` first. Values
+    arrive as numpy arrays unless the class sets ``as_array = False``. Pipeline and direct calls both
+    go through ``forward``; after ``Batch`` the NumpyOp default ``forward_batch`` runs it per sample.
     """
 
     as_array = True
 
     def __init__(self, inputs: Keys, outputs: Keys, mode: OptKeys = None, ds_id: OptKeys = None) -> None:
         super().__init__(inputs=inputs, outputs=outputs, mode=mode, ds_id=ds_id)
-        if len(self.inputs) != len(self.outputs):
+        if not self.outputs or len(self.outputs) > len(self.inputs):
             raise FastestValueError(
                 f"{type(self).__name__} transforms each input into one output, but got {len(self.inputs)} "
-                f"inputs {self.inputs} and {len(self.outputs)} outputs {self.outputs}."
+                f"inputs {self.inputs} and {len(self.outputs)} outputs {self.outputs}. Give one output key per input key."
             )
-        self.out_list = self.in_list
+        self.in_list = self.out_list = True
 
     def transform(self, value: Any) -> Any:
         raise NotImplementedError
@@ -47,13 +57,12 @@ class _PerKey(NumpyOp):
         return [self.transform(v) for v in values]
 
     def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
-        if not self.in_list and type(self).apply_all is _PerKey.apply_all:  # the per-sample hot path
-            return self.transform(np.asarray(data) if self.as_array else data)
-        values = list(data) if self.in_list else [data]
+        if not isinstance(data, (list, tuple)):
+            return self.forward([data], state)[0]
+        values = list(data[:len(self.outputs)] if len(self.outputs) < len(self.inputs) else data)
         if self.as_array:
             values = [np.asarray(v) for v in values]
-        out = self.apply_all(values)
-        return out if self.in_list else out[0]
+        return self.apply_all(values)
 
 
 class _RandomPerKey(_PerKey):

@@ -98,7 +98,7 @@ class Normalize(_PerKey):
 
     def forward_batch(self, data: Any, state: Mapping[str, Any]) -> Any:
         """The whole batch in one call: the statistics broadcast over the last axis, sample or batch alike."""
-        values = list(data) if self.in_list else [data]
+        values = data if isinstance(data, (list, tuple)) else [data]
         if any(np.ndim(v) <= max(self.mean.ndim, self.std.ndim) for v in values):
             return super().forward_batch(data, state)  # samples smaller than the statistics: they would meet the batch axis
         return self.forward(data, state)
@@ -142,9 +142,9 @@ class ChannelTranspose(_PerKey):
 
     def forward_batch(self, data: Any, state: Mapping[str, Any]) -> Any:
         """Transpose the whole batch at once, keeping the batch axis first."""
-        values = list(data) if self.in_list else [data]
-        out = [self._transpose(np.asarray(v), batch=True) for v in values]
-        return out if self.in_list else out[0]
+        if not isinstance(data, (list, tuple)):
+            return self._transpose(np.asarray(data), batch=True)
+        return [self._transpose(np.asarray(v), batch=True) for v in data[:len(self.outputs)]]
 
     def _transpose(self, value: np.ndarray, batch: bool) -> np.ndarray:
         if value.ndim != len(self.axes) + batch:
@@ -157,7 +157,7 @@ class ChannelTranspose(_PerKey):
 
 
 class Onehot(_PerKey):
-    """Class index → one-hot float32 vector, with optional label smoothing.
+    """Class index → one-hot float32 vector (an array of indices → one vector per index), with optional smoothing.
 
     Args:
         inputs: Key(s) of the class indices.
@@ -183,11 +183,16 @@ class Onehot(_PerKey):
         self.label_smoothing = label_smoothing
 
     def transform(self, value: np.ndarray) -> np.ndarray:
-        index = int(value.reshape(-1)[0])
-        if not 0 <= index < self.num_classes:
-            raise FastestValueError(f"Onehot: label {index} is outside [0, {self.num_classes}).")
-        out = np.full(self.num_classes, self.label_smoothing / self.num_classes, dtype=np.float32)
-        out[index] += 1.0 - self.label_smoothing
+        labels = np.atleast_1d(value)
+        if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and np.all(labels == np.round(labels))):
+            raise FastestTypeError(f"Onehot: labels must be integers, received {labels.dtype} values {value!r}.")
+        index = labels.astype(np.int64)
+        if np.any(index < 0) or np.any(index >= self.num_classes):
+            raise FastestValueError(f"Onehot: labels {index.tolist()} must lie in [0, {self.num_classes}).")
+        index = index.reshape(-1)[0] if index.size == 1 else index  # one label: a vector; an array: one per label
+        smooth = self.label_smoothing / self.num_classes
+        out = np.full((*np.shape(index), self.num_classes), smooth, dtype=np.float32)
+        np.put_along_axis(out, np.expand_dims(index, -1), 1.0 - self.label_smoothing + smooth, axis=-1)
         return out
 
 
@@ -237,8 +242,8 @@ class FromFloat(_PerKey):
 class ToArray(_PerKey):
     """Convert values (lists, numbers, arrays) to numpy arrays, optionally of ``dtype``.
 
-    >>> ToArray("x", "x", dtype="float32").forward([1, 2], {})
-    array([1., 2.], dtype=float32)
+    >>> ToArray("x", "x", dtype="float32").forward([[1, 2]], {})  # one list per input key
+    [array([1., 2.], dtype=float32)]
     """
 
     as_array = False
@@ -343,7 +348,7 @@ class Hadamard(_PerKey):
         self.code_length = self.labels.shape[1]
 
     def transform(self, value: np.ndarray) -> np.ndarray:
-        index = value.astype(np.int64)
+        index = np.squeeze(value).astype(np.int64)  # (N, 1) labels give (N, code_length) codes, as in FastEstimator
         if np.any(index < 0) or np.any(index >= self.n_classes):
             raise FastestValueError(f"Hadamard: labels {value.tolist()} must lie in [0, {self.n_classes}).")
         return self.labels[index]

@@ -48,7 +48,13 @@ class _KernelBlur(_RandomPerKey):
 
 
 class Blur(_KernelBlur):
-    """Box blur with a random odd kernel size from ``blur_limit`` (``k`` means 3..k).
+    """Box blur with a random odd kernel size from ``blur_limit`` (``k`` means 3..k), or with
+    ``advanced=True`` a random anisotropic generalized-Gaussian kernel (albumentations' AdvancedBlur).
+
+    The advanced kernel at offset ``d`` is ``exp(-(dᵀ R Σ⁻² Rᵀ d / 2) ** beta)`` times per-tap noise,
+    normalised to sum 1: ``Σ = diag(sigma_x, sigma_y)``, ``R`` a rotation by the drawn angle, ``beta``
+    below 1 gives heavier tails and above 1 lighter ones (drawn from ``(beta_low, 1)`` or ``(1, beta_high)``
+    with even odds).
 
     Args:
         inputs: Key(s) of the images.
@@ -56,14 +62,56 @@ class Blur(_KernelBlur):
         mode: Modes to run in.
         ds_id: Dataset ids to run for.
         blur_limit: Largest kernel size, or a (low, high) range of sizes.
+        advanced: Use the generalized-Gaussian kernel; the arguments below apply only then.
+        sigmaX_limit: Range of the standard deviation along x (``v`` means (0, v)).
+        sigmaY_limit: Range of the standard deviation along y (``v`` means (0, v)).
+        rotate_limit: Kernel rotation in degrees (``v`` means (-v, v)).
+        beta_limit: Range of the shape parameter; must contain 1 (``v`` means (0, v)).
+        noise_limit: Range of the multiplicative noise on each kernel tap (``v`` means (0, v)).
 
     >>> Blur("x", "x", blur_limit=3).forward(np.array([[0, 0, 9, 0, 0]], np.uint8), {})
     array([[0, 3, 3, 3, 0]], dtype=uint8)
+    >>> np.random.seed(0)
+    >>> out = Blur("x", "x", advanced=True).forward([np.eye(9, dtype=np.float32)], {})[0]
+    >>> out.shape, bool(out.max() < 1.0), bool(abs(out.sum() - 9) < 2)
+    ((9, 9), True, True)
     """
 
-    def apply(self, value: np.ndarray, params: int) -> np.ndarray:
+    def __init__(self, inputs: Keys, outputs: Keys, mode: OptKeys = None, ds_id: OptKeys = None,
+                 blur_limit: int | Sequence[int] = 7, advanced: bool = False,
+                 sigmaX_limit: float | Sequence[float] = (0.2, 1.0),  # noqa: N803 (FastEstimator's names)
+                 sigmaY_limit: float | Sequence[float] = (0.2, 1.0),  # noqa: N803
+                 rotate_limit: float | Sequence[float] = 90, beta_limit: float | Sequence[float] = (0.5, 8.0),
+                 noise_limit: float | Sequence[float] = (0.9, 1.1)) -> None:
+        super().__init__(inputs, outputs, mode, ds_id, blur_limit)
+        self.advanced = bool(advanced)
+        self.sigma_x = to_range(sigmaX_limit, "Blur", "sigmaX_limit", low=0.0, low_bound=0.0)
+        self.sigma_y = to_range(sigmaY_limit, "Blur", "sigmaY_limit", low=0.0, low_bound=0.0)
+        self.rotate = to_range(rotate_limit, "Blur", "rotate_limit")
+        self.beta = to_range(beta_limit, "Blur", "beta_limit", low=0.0, low_bound=0.0)
+        self.noise = to_range(noise_limit, "Blur", "noise_limit", low=0.0, low_bound=0.0)
+        if not self.beta[0] <= 1.0 <= self.beta[1]:
+            raise FastestValueError(f"Blur: beta_limit {self.beta} must contain 1 (the Gaussian shape).")
+
+    def draw(self, value: np.ndarray) -> np.ndarray:  # type: ignore[override]  # a kernel, not its size
+        size = super().draw(value)
+        if not self.advanced:
+            return np.full((size, size), 1.0 / size**2)
+        sigma = np.maximum([uniform(self.sigma_x), uniform(self.sigma_y)], 1e-6)
+        angle = np.deg2rad(uniform(self.rotate))
+        beta = uniform((self.beta[0], 1.0)) if np.random.random() < 0.5 else uniform((1.0, self.beta[1]))
+        noise = np.random.uniform(self.noise[0], self.noise[1], size=(size, size))
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        precision = rotation @ np.diag(1.0 / sigma**2) @ rotation.T
+        axis = np.arange(size) - size // 2
+        offsets = np.stack(np.meshgrid(axis, axis), axis=-1).astype(np.float64)  # (y, x, [dx, dy])
+        distance = np.einsum("...i,ij,...j->...", offsets, precision, offsets)
+        kernel = np.exp(-0.5 * distance**beta) * noise
+        return kernel / kernel.sum()
+
+    def apply(self, value: np.ndarray, params: np.ndarray) -> np.ndarray:
         check_image(value, "Blur")
-        return filter2d(value, np.full((params, params), 1.0 / params**2))
+        return filter2d(value, params)
 
 
 class MedianBlur(_KernelBlur):
@@ -215,14 +263,15 @@ class ImageCompression(_RandomPerKey):
     """
 
     def __init__(self, inputs: Keys, outputs: Keys, mode: OptKeys = None, ds_id: OptKeys = None,
-                 quality_lower: int = 99, quality_upper: int = 100, compression_type: str = "jpeg") -> None:
+                 quality_lower: int = 99, quality_upper: int = 100, compression_type: str | int = "jpeg") -> None:
         super().__init__(inputs, outputs, mode, ds_id)
         if not 1 <= quality_lower <= quality_upper <= 100:
             raise FastestValueError(
                 "ImageCompression: need 1 <= quality_lower <= quality_upper <= 100, received "
                 f"quality_lower={quality_lower}, quality_upper={quality_upper}."
             )
-        if str(compression_type).lower() != "jpeg":
+        kind = getattr(compression_type, "value", compression_type)  # albumentations' ImageCompressionType enum
+        if str(kind).lower() not in ("jpeg", "0"):  # 0 is ImageCompressionType.JPEG, FastEstimator's default
             raise FastestValueError(f"ImageCompression: only compression_type='jpeg' is supported, received {compression_type!r}.")
         self.quality = (quality_lower, quality_upper)
 

@@ -117,8 +117,7 @@ class RUA(NumpyOp):
             keys_in += [k for k in op.inputs if k not in keys_in]
         super().__init__(inputs=keys_in + [k for k in keys_out if k not in keys_in], outputs=keys_out,
                          mode=mode, ds_id=ds_id)
-        self.in_list = not (isinstance(inputs, str) and self.inputs == [inputs])
-        self.out_list = not (isinstance(outputs, str) and self.outputs == [outputs])
+        self.in_list = self.out_list = True  # FastEstimator's convention: a list in, a list out
         self.pool = pool
         self.level = level
         count = level * (min(len(pool), 5) - 1) / 30 + 1
@@ -167,10 +166,10 @@ class RUA(NumpyOp):
         return self._run(data, state, "forward_batch")
 
     def _run(self, data: Any, state: Mapping[str, Any], method: str) -> Any:
-        values = list(data) if self.in_list else [data]
-        store = dict(zip(self.inputs, values))
+        if not isinstance(data, (list, tuple)):  # a single bare value gives a bare result
+            return self._run([data], state, method)[0]
+        store = dict(zip(self.inputs, data))
         count = self.num_ops + int(np.random.random() < self.extra_prob)
         chosen = [self.pool[i] for i in np.random.randint(len(self.pool), size=count)]
         run_ops_in(chosen, store, state, method)
-        out = [store[key] for key in self.outputs]
-        return out if self.out_list else out[0]
+        return [store[key] for key in self.outputs]

@@ -54,8 +54,8 @@ class WordtoId(_PerKey):
         mode: Modes to run in.
         ds_id: Dataset ids to run for.
 
-    >>> WordtoId({"a": 1, "b": 2}, "tokens", "ids").forward(["b", "a", "b"], {})
-    array([2, 1, 2])
+    >>> WordtoId({"a": 1, "b": 2}, "tokens", "ids").forward([["b", "a", "b"]], {})  # one token list per key
+    [array([2, 1, 2])]
     """
 
     as_array = False
