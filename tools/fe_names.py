@@ -53,8 +53,8 @@ DEVIATIONS: dict[str, str] = {
     "CropAndPad": "`CropAndPad(pad_mode=\"reflect\")`",
     "CSVDataset": "`CSVDataset`",
     "ImageDisplay": "Displays (`ImageDisplay`, `BatchDisplay`, `GridDisplay`)",
-    "BatchDisplay": "Displays (`ImageDisplay`, `BatchDisplay`, `GridDisplay`)",
-    "GridDisplay": "Displays (`ImageDisplay`, `BatchDisplay`, `GridDisplay`)",
+    "BatchDisplay": "Displays (`ImageDisplay`, `BatchDisplay`, `GridDisplay`) and their traces",
+    "GridDisplay": "Displays (`ImageDisplay`, `BatchDisplay`, `GridDisplay`) and their traces",
     "traceable": "`traceable`, `trace_model`",
     "trace_model": "`traceable`, `trace_model`",
     "Suppressor": "`Suppressor`, `cpu_count`, `draw`",
@@ -79,6 +79,7 @@ DEVIATIONS: dict[str, str] = {
     "one_layer_tf_model": "`fastest.test.unittest_util` TensorFlow fixtures",
     "multi_layer_tf_model": "`fastest.test.unittest_util` TensorFlow fixtures",
     "Estimator": "An eval-only trace (`BestModelSaver` …) without eval data",
+    "EarlyStop": "`EarlyStop`",
 }
 
 #: name → why it has no PyTorch meaning.
