@@ -80,7 +80,7 @@ def test_ddp_spawn_on_two_cpu_processes(tmp_path):
     fe.backend.load_model(fresh, str(tmp_path / "ddp_lenet_best_accuracy.pt"))
     check = fe.Pipeline(eval_data=evals, batch_size=203, ops=ops, num_process=0).get_results("eval")
     pred = fe.Network([ModelOp(model=fresh, inputs="x", outputs="y_pred")]).transform(check, mode="eval")["y_pred"]
-    assert float((pred.argmax(1) == check["y"].numpy()).mean()) == pytest.approx(best, abs=1e-6)
+    assert float((pred.argmax(1).numpy() == check["y"].numpy()).mean()) == pytest.approx(best, abs=1e-6)
     assert best > 0.9
 
 
