@@ -42,8 +42,9 @@ def logs(args: dict[str, Any], unknown: list[str]) -> None:
 def configure_logs_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``fastest logs``."""
     parser = subparsers.add_parser("logs", help="plot the curves of saved console logs",
-                                   description="Parse one or more saved console logs (lines like 'fastest-Train: "
-                                               "step: 1; ce: 2.3;' or FastEstimator's 'FastEstimator-Train: ...') "
+                                   description="Parse one or more saved console logs (lines like "
+                                               "'FastEstimator-Train: step: 1; ce: 2.3;', or an older fastest's "
+                                               "'fastest-Train: ...') "
                                                "and plot them together.", allow_abbrev=False,
                                    formatter_class=HelpFormatter)
     parser.add_argument("log_dir", metavar="PATH", help="a log file, or a folder of log files")

@@ -1,7 +1,7 @@
 """Training curves: read console logs back into Summaries, and plot Summaries with matplotlib.
 
-A run's console log holds lines such as ``fastest-Train: step: 10; ce: 0.52; steps/sec: 40.1;`` (fastest) or
-``FastEstimator-Eval: step: 391; epoch: 1; ce: 1.27;`` (FastEstimator 1.7). :func:`parse_log_file` reads one
+A run's console log holds lines such as ``FastEstimator-Train: step: 10; ce: 0.52; steps/sec: 40.1;`` (fastest
+and FastEstimator 1.7 print the same lines); logs of earlier fastest versions (``fastest-Train: …``) read too. :func:`parse_log_file` reads one
 saved log into a :class:`~fastest.summary.Summary` (``history[mode][key][step]``, the same shape
 ``Estimator.fit(summary=...)`` returns); :func:`parse_log_dir` and :func:`parse_log_files` read several,
 average repeated runs (``group_by``) and draw them with :func:`visualize_logs`. ``fastest logs`` on the
