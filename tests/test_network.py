@@ -126,3 +126,14 @@ def test_unnamed_models_are_named_per_network_not_per_process():
     named, unnamed = fe.build(lambda: nn.Linear(2, 2), optimizer_fn="sgd", model_name="model"), linear()
     fe.Network([ModelOp(model=unnamed, inputs="x", outputs="y"), ModelOp(model=named, inputs="y", outputs="z")])
     assert (named.model_name, unnamed.model_name) == ("model", "model1")  # a name the user gave is kept
+
+
+def test_transform_returns_a_chain_map_of_written_over_input_keys(tiny_model):
+    net = fe.Network([ModelOp(model=tiny_model, inputs="x", outputs="y_pred"),
+                      LambdaOp(fn=lambda x: x + 1, inputs="x", outputs="x"), Delete("w")])
+    out = net.transform({"x": np.zeros((2, 4), np.float32), "w": np.ones(2), "y": np.arange(2)}, mode="test")
+    assert sorted(out.maps[0]) == ["x", "y_pred"] and sorted(out.maps[1]) == ["y"]
+    assert "w" not in out and float(out["x"].sum()) == 8.0 and out["y"].tolist() == [0, 1]
+    dropped = fe.Network([ModelOp(model=tiny_model, inputs="x", outputs="y_pred"), Delete("x")])
+    out = dropped.transform({"x": np.zeros((2, 4), np.float32)}, mode="test")
+    assert list(out) == ["y_pred"] and tuple(out["y_pred"].shape) == (2, 2)

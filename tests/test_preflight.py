@@ -16,7 +16,7 @@ from fastest.testing import Epoch, run_epochs
 from fastest.trace.adapt import EarlyStopping, ReduceLROnPlateau
 from fastest.trace.io import BestModelSaver, CSVLogger
 from fastest.trace.metric import Accuracy
-from tests.conftest import quiet_estimator
+from tests.conftest import TinyNet, quiet_estimator
 from tests.test_estimator import Recorder, classifier
 
 
@@ -130,3 +130,30 @@ def test_best_model_saver_never_keeps_a_non_finite_model(tmp_path):
     assert [log["min_ce"] for log in logs] == [None, 0.5, 0.5, 0.5]
     assert [log["since_best_ce"] for log in logs] == [1, 0, 1, 2]
     assert os.listdir(tmp_path) == ["net_best_ce.pt"]
+
+
+def test_two_best_model_savers_on_one_metric_save_both_models(toy_data, tmp_path):
+    # A GAN-style program saves each of its models when one eval metric improves (FastEstimator's alocc app):
+    # both savers log the same since_best_/max_ numbers, so that is no key clash.
+    first = fe.build(model_fn=TinyNet, optimizer_fn="adam", model_name="first")
+    second = fe.build(model_fn=TinyNet, optimizer_fn="adam", model_name="second")
+    network = fe.Network([ModelOp(model=first, inputs="x", outputs="y_pred"),
+                          ModelOp(model=second, inputs="x", outputs="y_pred2"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"),
+                          CrossEntropy(inputs=("y_pred2", "y"), outputs="ce2"),
+                          UpdateOp(model=first, loss_name="ce"), UpdateOp(model=second, loss_name="ce2")])
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], batch_size=16, num_process=0)
+    savers = [BestModelSaver(model=m, save_dir=str(tmp_path), metric="accuracy", save_best_mode="max")
+              for m in (first, second)]
+    summary = quiet_estimator(pipeline, network, epochs=2,
+                              traces=[Accuracy(true_key="y", pred_key="y_pred"), *savers]).fit("two")
+    assert sorted(os.listdir(tmp_path)) == ["first_best_accuracy.pt", "second_best_accuracy.pt"]
+    best = summary.history["eval"]["max_accuracy"]
+    assert list(best.values()) == [max(list(summary.history["eval"]["accuracy"].values())[:i + 1]) for i in range(2)]
+
+
+def test_two_different_traces_writing_one_key_still_fail(toy_data, tiny_model, tmp_path):
+    saver = BestModelSaver(model=tiny_model, save_dir=str(tmp_path), metric="accuracy", save_best_mode="max")
+    with pytest.raises(FastestValueError, match=r"Accuracy and BestModelSaver both write 'max_accuracy'"):
+        fit_with([Accuracy(true_key="y", pred_key="y_pred"),
+                  Accuracy(true_key="y", pred_key="y_pred", output_name="max_accuracy"), saver], toy_data, tiny_model)

@@ -21,6 +21,19 @@ BEGIN, END = "<!-- fe-names:begin -->", "<!-- fe-names:end -->"
 
 #: name → the COMPATIBILITY.md row (its "Area" text) that explains the difference.
 DEVIATIONS: dict[str, str] = {
+    "FilteredData": "`RemoveIf` in the Pipeline",
+    "KeySummary": "`KeySummary`",
+    "OpDataset": "`OpDataset`",
+    "list_files": "`list_files`",
+    "get_optimizer_name": "`get_optimizer_name` / `reverse_slicers` corners",
+    "reverse_slicers": "`get_optimizer_name` / `reverse_slicers` corners",
+    "Resize": "`Resize` / `LongestMaxSize` / `SmallestMaxSize` / `RandomScale` / resized crops",
+    "LongestMaxSize": "`Resize` / `LongestMaxSize` / `SmallestMaxSize` / `RandomScale` / resized crops",
+    "SmallestMaxSize": "`Resize` / `LongestMaxSize` / `SmallestMaxSize` / `RandomScale` / resized crops",
+    "RandomScale": "`Resize` / `LongestMaxSize` / `SmallestMaxSize` / `RandomScale` / resized crops",
+    "RandomResizedCrop": "`Resize` / `LongestMaxSize` / `SmallestMaxSize` / `RandomScale` / resized crops",
+    "RandomSizedCrop": "`Resize` / `LongestMaxSize` / `SmallestMaxSize` / `RandomScale` / resized crops",
+    "HistoryReader": "`HistoryReader.read_basic` / `read_sql`",
     "CalibrationError": "`CalibrationError`",
     "RestoreWizard": "`RestoreWizard` save moment",
     "Traceability": "Traceability / TestReport output",

@@ -150,6 +150,8 @@ class Estimator:
         self.traces = self._prepare_traces(("train", "eval", "test"))
         self.system.traces = self.traces
         self._wizard = self._restore_wizard()
+        if self._wizard is not None:  # this Estimator writes and restores its points (between two steps)
+            self._wizard.managed = True
         self._initial_states: dict[str, Any] = {}  # the traces' and ops' states when a run starts
         self._sorted: dict[tuple[str, int, str], list[Trace]] = {}
 
@@ -205,7 +207,7 @@ class Estimator:
         self._initial_states = initial_states(self.network, self.pipeline, self.traces)
         precision = self.trainer_args["precision"]
         if precision is None and any(m.fe_build.mixed_precision for m in self.network.models):
-            precision = "16-mixed" if torch.cuda.is_available() else "bf16-mixed"
+            precision = _mixed_precision()
         return RunSpec(
             network=self.network, pipeline=self.pipeline, system=self.system, traces_for=self.traces_for,
             epochs=self.epochs, train_steps_per_epoch=self.train_steps_per_epoch,
@@ -344,3 +346,19 @@ def enable_deterministic(seed: int) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     warnings.filterwarnings("ignore", message=".*deterministic.*")
+
+
+def _mixed_precision() -> str:
+    """Lightning's precision for ``fe.build(mixed_precision=True)`` on this machine.
+
+    float16 on a GPU; bfloat16 on a CPU with native bfloat16 (AVX512-BF16 / AMX); plain float32 with a warning on
+    other CPUs, where emulated bfloat16 is several times slower than float32.
+    """
+    if torch.cuda.is_available():
+        return "16-mixed"
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "bf16-mixed"
+    warnings.warn("fe.build(mixed_precision=True): this CPU has no native bfloat16, so the run uses float32 "
+                  "(emulated bfloat16 would be several times slower). Pass precision='bf16-mixed' to force it.",
+                  UserWarning, stacklevel=3)
+    return "32-true"

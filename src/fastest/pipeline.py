@@ -283,7 +283,7 @@ class Pipeline:
                   log_interval: int = 100, detailed: bool = True) -> dict[str, float]:
         """Time the loader (with its worker processes) and, with ``detailed``, each op in this process.
 
-        Prints ``fastest-Benchmark (Train): step: N; steps/sec: X;`` every ``log_interval`` steps, then
+        Prints ``FastEstimator-Benchmark (Train): step: N; steps/sec: X;`` every ``log_interval`` steps, then
         a table of ms per visit and share of time per op (and for collation). Returns
         ``{"steps/sec": ..., "<op name>": ms per visit, ...}`` (with ``ds_id=None`` and several datasets, the
         results of the last one; each is printed).

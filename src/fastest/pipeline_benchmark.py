@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from torch.utils.data import DataLoader
+
 from fastest.op.op import gather_inputs, run_op
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ def benchmark(pipeline: Pipeline, mode: str, epoch: int, ds_id: str, num_steps: 
             if step % log_interval == 0 or step == num_steps:
                 now = time.perf_counter()
                 rate = log_interval / (now - tick) if step % log_interval == 0 else 0.0
-                print(f"fastest-Benchmark ({mode.capitalize()}): step: {step}; steps/sec: {rate:.2f};", flush=True)
+                print(f"FastEstimator-Benchmark ({mode.capitalize()}): step: {step}; steps/sec: {rate:.2f};", flush=True)
                 tick = now
             if step >= num_steps:
                 break
@@ -40,6 +42,8 @@ def _op_table(pipeline: Pipeline, mode: str, epoch: int, ds_id: str, batches: in
 
     state = StepContext(mode, epoch, ds_id)
     source = pipeline.get_source(mode, epoch, ds_id)
+    if isinstance(source, DataLoader):  # the user's own loader: it runs no Pipeline ops to time
+        return {}
     sample_ops, batch_op, batch_ops = pipeline.get_ops(mode, epoch, ds_id)
     size = batch_op.batch_size or 1
     rows: dict[str, list[float]] = {}
@@ -50,8 +54,7 @@ def _op_table(pipeline: Pipeline, mode: str, epoch: int, ds_id: str, batches: in
         if getattr(op, "filters", False):
             out = Filtered(op.replacement) if op.should_remove(gather_inputs(op, store), state) else store
         else:
-            run_op(op, store, state, method)
-            out = store
+            out = run_op(op, store, state, method) or store  # an op may return FilteredData
         rows.setdefault(names[id(op)], []).append(time.perf_counter() - begin)
         return out
 

@@ -18,19 +18,10 @@ from torch.utils.data import Dataset
 from fastest.dataset.sampler import unwrap
 from fastest.errors import FastestTypeError, FastestValueError, add_location
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
-from fastest.op.op import gather_inputs, run_op
+from fastest.op.op import Filtered, gather_inputs, run_op
 from fastest.op.step import StepContext, location
 
 DS_ID_KEY = "__ds_id__"  # tags batches of multi-dataset training; the trace bridge removes it
-
-
-class Filtered:
-    """What ``run_ops`` returns for a sample (or batch) a ``RemoveIf`` op dropped."""
-
-    __slots__ = ("replacement",)
-
-    def __init__(self, replacement: bool) -> None:
-        self.replacement = replacement
 
 
 class Gathered:
@@ -57,8 +48,8 @@ class OpDataset(Dataset):
     generators are put back afterwards, so the training step's randomness is untouched.
     """
 
-    def __init__(self, dataset: Dataset, ops: list[NumpyOp], mode: str, ds_id: str, seed: int,
-                 keep_keys: frozenset[str] | None, deterministic: bool = False, gather: bool = False,
+    def __init__(self, dataset: Dataset, ops: list[NumpyOp], mode: str, ds_id: str = "", seed: int = 0,
+                 keep_keys: frozenset[str] | None = None, deterministic: bool = False, gather: bool = False,
                  child_ops: list[list[NumpyOp]] | None = None) -> None:
         self.dataset = dataset
         self.ops = ops
@@ -129,18 +120,19 @@ class OpDataset(Dataset):
             raise
         if isinstance(sample, list) and sample and all(isinstance(s, Mapping) for s in sample):
             return [run_ops(self.ops, dict(s), state, self.keep_keys) for s in sample]  # a list is a batch (FE)
-        if not isinstance(sample, Mapping):
+        if not isinstance(sample, (Mapping, Filtered)):
             raise FastestTypeError(
                 f"{type(self.dataset).__name__}[{index % size}] returned {type(sample).__name__}; Pipeline datasets "
                 "must yield dict samples such as {'x': image, 'y': label}. Wrap arrays in fastest.dataset.NumpyDataset."
             )
-        result = run_ops(self.ops, dict(sample), state, self.keep_keys,
-                         sample=f"sample {index % size} of {type(self.dataset).__name__}")
+        result = sample if isinstance(sample, Filtered) else run_ops(  # FilteredData: the dataset dropped it
+            self.ops, dict(sample), state, self.keep_keys, sample=f"sample {index % size} of {type(self.dataset).__name__}")
         if not isinstance(result, Filtered) or not result.replacement:
             return result
         rng = np.random.default_rng([self.seed, epoch, index])
         for _ in range(1000):
-            result = run_ops(self.ops, dict(self.dataset[int(rng.integers(size))]), state, self.keep_keys)
+            drawn = self.dataset[int(rng.integers(size))]
+            result = drawn if isinstance(drawn, Filtered) else run_ops(self.ops, dict(drawn), state, self.keep_keys)
             if not isinstance(result, Filtered) or not result.replacement:
                 return result
         raise FastestValueError(
@@ -161,7 +153,8 @@ def run_ops(ops: list[Any], data: dict[str, Any], state: Mapping[str, Any],
             keep_keys: frozenset[str] | None = None, method: str = "forward", sample: str = "") -> Any:
     """Run NumpyOps in order on one sample (or one batch with ``method='forward_batch'``).
 
-    Returns the data dict, or a :class:`Filtered` marker when a ``RemoveIf`` op dropped it. ``sample``
+    Returns the data dict, or a :class:`Filtered` marker when a ``RemoveIf`` op dropped it (or an op returned
+    ``FilteredData``). ``sample``
     (e.g. "sample 40 of NumpyDataset") goes into the message of an op's error.
     """
     for op in ops:
@@ -169,7 +162,9 @@ def run_ops(ops: list[Any], data: dict[str, Any], state: Mapping[str, Any],
             if op.should_remove(gather_inputs(op, data), state):
                 return Filtered(op.replacement)
         else:
-            run_op(op, data, state, method, sample)
+            dropped = run_op(op, data, state, method, sample)
+            if dropped is not None:  # the op returned FilteredData
+                return dropped
     if keep_keys is not None:
         data = {key: value for key, value in data.items() if key in keep_keys}
     return data

@@ -32,6 +32,7 @@ from fastest.errors import (
 from fastest.op.op import keys_after
 from fastest.schedule import all_values, get_current_items, signature_epochs
 from fastest.trace.essential import EvalEssential, TrainEssential
+from fastest.trace.io import BestModelSaver
 from fastest.trace.trace import Trace, sort_traces
 
 
@@ -220,13 +221,19 @@ def _check_trace_outputs(traces: list[Trace], loss_keys: Iterable[str], where: s
                     "overwrite the other. Give the trace another output name (e.g. output_name=...)."
                 )
             other = writers.get(key)
-            if other is not None and other is not trace:
+            if other is not None and other is not trace and not _same_record(other, trace):
                 raise FastestValueError(
                     f"{type(other).__name__} and {type(trace).__name__} both write {key!r} in {where}; the second "
                     "would silently overwrite the first in logs and the Summary. Give one of them another output "
                     "name (e.g. output_name=...), or remove the duplicate."
                 )
             writers[key] = trace
+
+
+def _same_record(first: Trace, second: Trace) -> bool:
+    """Two BestModelSavers watching one metric the same way (a GAN's two models, say) log the same numbers:
+    their ``since_best_<metric>`` and ``<mode>_<metric>`` depend on the metric alone, so neither hides the other."""
+    return isinstance(first, BestModelSaver) and type(first) is type(second) and first.outputs == second.outputs
 
 
 def _collect_trace_sources(traces: list[Trace], keys: set[str], where: str,

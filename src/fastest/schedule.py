@@ -17,7 +17,11 @@ T = TypeVar("T")
 
 
 class Scheduler(Generic[T]):
-    """A value that depends on the epoch."""
+    """A value that depends on the epoch.
+
+    A subclass implements ``get_current_value(epoch)`` and ``get_all_values()`` (FastEstimator's two
+    methods); ``change_epochs`` asks ``get_current_value`` unless the subclass knows better.
+    """
 
     def get_current_value(self, epoch: int) -> T | None:
         raise NotImplementedError
@@ -27,7 +31,9 @@ class Scheduler(Generic[T]):
 
     def change_epochs(self, total_epochs: int) -> list[int]:
         """The epochs in 1..total_epochs at which the value may differ from the previous epoch."""
-        raise NotImplementedError
+        values = [self.get_current_value(epoch) for epoch in range(1, total_epochs + 1)]
+        return [epoch for epoch in range(1, total_epochs + 1)
+                if epoch == 1 or not _same(values[epoch - 1], values[epoch - 2])]
 
 
 class EpochScheduler(Scheduler[T]):

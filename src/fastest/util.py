@@ -25,12 +25,8 @@ import numpy as np  # noqa: F401 (the examples use it)
 import torch  # noqa: F401 (the examples use it)
 
 from fastest._fe_util import (
-    FeInputSpec,
     Suppressor,
     Timer,
-    _extract_args,
-    bar_custom,
-    callback_progress,
     count_params,
     cpu_count,
     detach_tensors,
@@ -40,12 +36,18 @@ from fastest._fe_util import (
     get_num_devices,
     get_num_gpus,
     get_optimizer_name,
-    is_restorable,
-    is_valid_file,
     move_tensors_to_device,
     pad_batch,
     pad_data,
     to_number,
+)
+from fastest._fe_util_files import (
+    FeInputSpec,
+    _extract_args,
+    bar_custom,
+    callback_progress,
+    is_restorable,
+    is_valid_file,
     trace_model,
     traceable,
 )

@@ -131,7 +131,7 @@ def test_search_scores_each_sampled_architecture_once_and_reports_the_best(app, 
     uids, scores, accuracies = result["uids"], result["scores"], result["accuracies"]
     assert len(set(uids)) == 6 and set(uids) <= set(ARCHS)
     assert accuracies == [ARCHS[uid][1] for uid in uids] and result["max_accuracy"] == max(accuracies)
-    assert printed.count("fastest-Search: Evaluated") == 6
+    assert printed.count("FastEstimator-Search: Evaluated") == 6
     saved = json.loads((tmp_path / "search" / "naswot.json").read_text())
     assert saved["best_mode"] == "max"
     assert [t["param"]["uid"] for t in saved["search_summary"]] == uids

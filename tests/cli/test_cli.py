@@ -147,7 +147,7 @@ def test_logs_of_a_fastest_run_and_a_fastestimator_log(digits_run, tmp_path):
     assert list(ours.history["eval"]["epoch"].items()) == [(4, 1)] and theirs.history["eval"]["epoch"] == {3: 1}
     plotted = fastest("logs", "logs", "--save", "plots", "--include", "ce", "accuracy", cwd=tmp_path)
     assert plotted.returncode == 0, plotted.stderr
-    assert plotted.stdout.strip() == f"fastest-Logs: Saving the figure to {os.path.join('plots', 'parse_logs.png')}"
+    assert plotted.stdout.strip() == f"FastEstimator-Logs: Saving the figure to {os.path.join('plots', 'parse_logs.png')}"
     assert (tmp_path / "plots" / "parse_logs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -308,7 +308,7 @@ def test_plot_a_saved_search(tmp_path, capsys):
     capsys.readouterr()
     run_main(["plot", str(tmp_path / "lr_search.json"), "--save", str(tmp_path / "plots")])
     written = tmp_path / "plots" / "lr_search.png"
-    assert capsys.readouterr().out == f"fastest-Search: Saving the figure to {written}\n"
+    assert capsys.readouterr().out == f"FastEstimator-Search: Saving the figure to {written}\n"
     assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     run_main(["plot", str(tmp_path / "lr_search.json"), "--save", "--title", "LR"])
     assert (tmp_path / "lr_search.png").exists()  # next to the search file

@@ -143,3 +143,11 @@ def test_combined_dataset_key_mismatch_names_the_keys():
     with pytest.raises(IndexError, match="list index out of range") as caught:
         CombinedDataset([one_class(0, 2, 0)])[2]
     assert caught.value.__notes__ == ["CombinedDataset has 2 samples, received index 2."]
+
+
+def test_interleave_summary_keeps_each_members_keys_later_ones_winning():
+    small = NumpyDataset({"x": np.arange(1, 11), "ds_id": np.zeros(10, dtype=np.int64)})
+    large = NumpyDataset({"x": np.arange(1, 21) * 10, "ds_id": np.ones(20, dtype=np.int64)})
+    summary = InterleaveDataset({"small": small, "large": large}).summary()
+    assert summary.num_instances == 20  # two batches of one per cycle, ten cycles
+    assert summary.keys["x"].num_unique_values == 20 and summary.keys["ds_id"].num_unique_values == 1

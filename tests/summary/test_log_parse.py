@@ -206,12 +206,12 @@ def test_visualize_logs_keeps_a_known_extension(tmp_path, capsys):
     visualize_logs(run, save_path=str(tmp_path / "curves.v2"))
     assert (tmp_path / "curves.svg").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "curves.v2.png").exists()
-    assert capsys.readouterr().out == f"fastest-Logs: Saving the figure to {tmp_path / 'curves.svg'}\n"
+    assert capsys.readouterr().out == f"FastEstimator-Logs: Saving the figure to {tmp_path / 'curves.svg'}\n"
 
 
 def test_parse_log_dir_without_save_shows_a_temporary_png_on_a_headless_machine(tmp_path, capsys):
     _write_logs(tmp_path)
     parse_log_dir(str(tmp_path / "sub"))
     printed = capsys.readouterr().out
-    assert printed.startswith("fastest-Logs: no display to show the figure; saved it to ")
+    assert printed.startswith("FastEstimator-Logs: no display to show the figure; saved it to ")
     assert Path(printed.split(" saved it to ")[1].strip()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -111,6 +111,8 @@ def test_network_and_estimator_fastestimator_internals():
     assert isinstance(fe.network._build_optimizer("adamax", model, "torch", False), torch.optim.Adamax)
     ops = [fe.op.tensorop.model.ModelOp(model=model, inputs="x", outputs="y")]
     assert fe.network._collect_models(ops) == {model}
+    bare = fe.network._fe_compile(torch.nn.Linear(2, 2), "sgd", None, "bare", False)
+    assert bare.model_name == "bare" and isinstance(bare.current_optimizer, torch.optim.SGD)
     out = fe.Network(ops).transform({"x": np.ones((2, 3), np.float32)}, mode="infer")
     assert isinstance(out["y"], torch.Tensor) and tuple(out["y"].shape) == (2, 1)
     assert fe.network.TorchNetwork is fe.Network

@@ -148,11 +148,13 @@ def test_csv_logger_writes_per_instance_rows(toy_data, tmp_path):
     pipeline = fe.Pipeline(train_data=train, eval_data=evals, batch_size=16, num_process=0)
     summary = quiet_estimator(pipeline, classifier(model, [per_sample_op]), epochs=2,
                               traces=[PerSampleCE(), logger]).fit("inst")
-    assert logger.instance_filename == str(tmp_path / "run_instances.csv")
-    header, rows = read_csv(logger.instance_filename)
-    assert header == ["mode", "step", "epoch", "id", "ce_sample", "ce_vec"]
+    assert logger.written_files() == [str(tmp_path / "run.csv")]  # one file, as in FastEstimator
+    header, rows = read_csv(logger.filename)
+    assert header[:6] == ["instance_id", "mode", "step", "epoch", "ce_sample", "ce_vec"] and "ce" in header
+    assert all(r["instance_id"] == "" for r in rows[2 * len(evals):])  # the aggregate rows follow
+    rows = rows[:2 * len(evals)]
     assert len(rows) == 2 * len(evals)  # eval only: no per-instance values in train
-    assert [int(r["id"]) for r in rows] == list(range(1000, 1032)) * 2
+    assert [int(r["instance_id"]) for r in rows] == list(range(1000, 1032)) * 2
     assert [(r["mode"], r["step"], r["epoch"]) for r in rows[::32]] == [("eval", "4", "1"), ("eval", "8", "2")]
     last = rows[32:]
     out = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred")]).transform({"x": evals.data["x"]}, "eval")
@@ -162,11 +164,11 @@ def test_csv_logger_writes_per_instance_rows(toy_data, tmp_path):
     assert np.mean([float(r["ce_vec"]) for r in last]) == pytest.approx(summary.history["eval"]["ce"][8], rel=1e-5)
 
 
-def test_csv_logger_grows_columns_and_writes_arrays_as_lists(tmp_path):
+def test_csv_logger_grows_columns_and_writes_arrays_without_commas(tmp_path):
     logger = CSVLogger(str(tmp_path / "log.csv"))
     run_epochs(logger, [Epoch(logs={"a": torch.tensor(0.5)}), Epoch(logs={"a": 1, "b": np.array([1.5, 2.0]), "c": "x"})])
     assert (tmp_path / "log.csv").read_text().splitlines() == [
-        "mode,step,epoch,a,b,c", "eval,0,1,0.5,,", 'eval,0,2,1,"[1.5, 2.0]",x']
+        "mode,step,epoch,a,b,c", "eval,0,1,0.5,,", "eval,0,2,1,[1.5;2. ],x"]
 
 
 def test_a_failed_csv_write_leaves_the_previous_file_intact(tmp_path):
@@ -188,3 +190,14 @@ def test_csv_logger_checks_per_instance_lengths(tmp_path):
     data.write_per_instance_log("loss", torch.zeros(2))
     with pytest.raises(FastestValueError, match="per-instance key 'loss' has 2 values but the batch has 3 ids in 'id'"):
         logger.on_batch_end(data)
+
+
+def test_model_savers_print_where_they_saved(toy_data, tmp_path, capsys):
+    model = fe.build(TinyNet, optimizer_fn=lambda p: torch.optim.SGD(p, lr=0.5), model_name="tiny")
+    traces = [BestModelSaver(model=model, save_dir=str(tmp_path / "best"), metric="ce"),
+              ModelSaver(model=model, save_dir=str(tmp_path / "all"))]
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], batch_size=16, num_process=0)
+    quiet_estimator(pipeline, classifier(model), epochs=1, traces=traces).fit()
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Saved model to" in line]
+    assert lines == [f"FastEstimator-ModelSaver: Saved model to {tmp_path / 'all' / 'tiny_epoch_1.pt'}",
+                     f"FastEstimator-BestModelSaver: Saved model to {tmp_path / 'best' / 'tiny_best_ce.pt'}"]

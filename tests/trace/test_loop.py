@@ -68,3 +68,24 @@ def test_kit_and_estimator_agree_on_a_mid_epoch_stop_and_the_test_after_it():
     # epoch 3 is abandoned: no train epoch end, no eval epoch, straight to on_end
     assert fit[-3:] == [("batch_begin", "train", 3, 2, 8), ("batch_end", "train", 3, 2, 8), ("end", "train", 3, 2, 8)]
     assert [e[0] for e in real[len(fit):]] == ["begin", "epoch_begin", "batch_begin", "batch_end", "epoch_end", "end"]
+
+
+class NumpyReader(fe.trace.Trace):
+    """Turns the training predictions into numpy at batch end, as FastEstimator's debugging tutorial does."""
+
+    def __init__(self) -> None:
+        super().__init__(inputs="y_pred", mode="train")
+        self.seen: list[tuple] = []
+
+    def on_batch_end(self, data):
+        self.seen.append((data["y_pred"].requires_grad, data["y_pred"].numpy().shape))
+
+
+def test_traces_see_training_predictions_without_their_autograd_graph():
+    model = fe.build(lambda: nn.Sequential(nn.Linear(3, 2), nn.Softmax(-1)), optimizer_fn="sgd")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    reader = NumpyReader()
+    fe.Estimator(fe.Pipeline(train_data=data(12, 0), batch_size=4, num_process=0), network, epochs=1, traces=[reader],
+                 log_steps=None, progress_bar=False, accelerator="cpu").fit()
+    assert reader.seen == [(False, (4, 2))] * 3

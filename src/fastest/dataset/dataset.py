@@ -31,7 +31,7 @@ class KeySummary:
     """
 
     dtype: str
-    shape: tuple[int | None, ...] | None
+    shape: tuple[int | None, ...] | None = ()
     num_unique_values: int | None = None
     class_counts: dict[Any, int] | None = None
 

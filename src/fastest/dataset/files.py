@@ -13,14 +13,20 @@ from fastest.dataset.dataset import DatasetSummary, KeySummary, NumpyDataset, ob
 from fastest.errors import FastestKeyError, FastestRuntimeError, FastestValueError
 
 
-def list_files(root_dir: str, file_extension: str | None = None, recursive: bool = True) -> list[str]:
-    """Sorted paths of the files under ``root_dir`` (hidden files and folders skipped)."""
+def list_files(root_dir: str, file_extension: str | None = None, recursive_search: bool = True) -> list[str]:
+    """Sorted paths of the files under ``root_dir`` (hidden files and folders skipped).
+
+    Args:
+        root_dir: The folder to list.
+        file_extension: Keep only files whose names end with this (e.g. ``".png"``).
+        recursive_search: Also list the files in sub-folders.
+    """
     if not os.path.isdir(root_dir):
         raise FastestValueError(f"{root_dir!r} is not a directory.")
     root = os.path.normpath(root_dir)
     paths = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive_search else []
         paths += [os.path.join(folder, name) for name in files
                   if not name.startswith(".") and name.endswith(file_extension or "")]
     return sorted(paths)

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from fastest.dataset.compose import IndexStreams, _as_datasets, _merged_summary, _split_members
+from fastest.dataset.compose import IndexStreams, _as_datasets, _split_members
 from fastest.dataset.dataset import DatasetSummary, FEDataset
 from fastest.dataset.extend import epoch_length
 from fastest.errors import FastestValueError
@@ -141,5 +141,10 @@ class InterleaveDataset(FEDataset):
         return [self.names[i] for i in self.pattern] if self.names else list(self.pattern)
 
     def summary(self) -> DatasetSummary:
-        """Keys of all members; ``num_instances`` is the number of batches per epoch."""
-        return _merged_summary(self.datasets, len(self))
+        """``num_instances`` is the number of batches per epoch; ``keys`` are the members' own key summaries,
+        a later member's replacing an earlier one's for a key they share (FastEstimator's rule: the members
+        are separate data sets, e.g. of different image sizes, so their statistics are not pooled)."""
+        members = [ds for ds in self.datasets if isinstance(ds, FEDataset)]
+        if len(members) < len(self.datasets):
+            return DatasetSummary(len(self))
+        return DatasetSummary(len(self), {k: v for ds in members for k, v in ds.summary().keys.items()})

@@ -18,6 +18,16 @@ MODES = ("train", "eval", "test", "infer")
 _FORBIDDEN_KEY_CHARS = (":", ";")
 
 
+class Filtered:
+    """A dropped sample (or batch): what a ``RemoveIf`` op leads to, or what an op returns (as
+    ``fastest.types.FilteredData``) to drop its sample."""
+
+    __slots__ = ("replacement",)
+
+    def __init__(self, replacement: bool) -> None:
+        self.replacement = replacement
+
+
 def to_list(keys: Any) -> list[Any]:
     """Keys as a list: None → [], "x" → ["x"], ("x", "y") → ["x", "y"].
 
@@ -287,8 +297,9 @@ def keys_after(op: Any, keys: set[str]) -> set[str]:
 
 
 def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], method: str = "forward",
-           sample: str = "") -> None:
-    """Run one op on ``store`` in place (``Delete``-style ops remove their keys).
+           sample: str = "") -> Filtered | None:
+    """Run one op on ``store`` in place (``Delete``-style ops remove their keys); returns the
+    :class:`Filtered` marker an op returned to drop the sample (nothing is written then), else None.
 
     An exception from the op keeps its type and gets the op, method, run context (``sample`` too, e.g.
     "sample 40 of NumpyDataset") and, for errors not raised by fastest, its inputs' kinds and shapes in
@@ -297,9 +308,12 @@ def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], me
     if getattr(op, "deletes", False):
         for key in op.inputs:
             store.pop(key, None)
-        return
+        return None
     try:
-        write_outputs(op, store, getattr(op, method)(gather_inputs(op, store), state))
+        result = getattr(op, method)(gather_inputs(op, store), state)
+        if isinstance(result, Filtered):
+            return result
+        write_outputs(op, store, result)
     except Exception as error:
         where = location(state) + (f", {sample}" if sample else "")
         if not isinstance(error, FastestError) and op.inputs:
@@ -310,6 +324,7 @@ def run_op(op: Op, store: MutableMapping[str, Any], state: Mapping[str, Any], me
         raise
     for key in getattr(op, "deleted_keys", ()):  # a Fuse that deletes keys from outside it
         store.pop(key, None)
+    return None
 
 
 def _hint(message: str, kinds: list[str]) -> str:

@@ -38,10 +38,10 @@ class GoldenSection(Search):
 
     >>> search = GoldenSection(lambda search_idx, n: (n - 3) ** 2, x_min=0, x_max=6, max_iter=10, best_mode="min")
     >>> search.fit()  # doctest: +ELLIPSIS
-    fastest-Search: Evaluated {'n': 2, 'search_idx': 1}, result: {'value': 1}
-    fastest-Search: Evaluated {'n': 3, 'search_idx': 2}, result: {'value': 0}
-    fastest-Search: Evaluated {'n': 4, 'search_idx': 3}, result: {'value': 1}
-    fastest-Search: Golden Section Search Finished, best parameters: {'n': 3, 'search_idx': 2}, best result: ...
+    FastEstimator-Search: Evaluated {'n': 2, 'search_idx': 1}, result: {'value': 1}
+    FastEstimator-Search: Evaluated {'n': 3, 'search_idx': 2}, result: {'value': 0}
+    FastEstimator-Search: Evaluated {'n': 4, 'search_idx': 3}, result: {'value': 1}
+    FastEstimator-Search: Golden Section Search Finished, best parameters: {'n': 3, 'search_idx': 2}, best result: ...
     >>> search.get_best_results()["param"]["n"]
     3
     """
@@ -103,5 +103,5 @@ class GoldenSection(Search):
                 low, inner = inner[0], outer
                 outer = self._probe(low + _LONG * width)
         best = self.get_best_results()
-        print(f"fastest-Search: Golden Section Search Finished, best parameters: {best['param']}, "
+        print(f"FastEstimator-Search: Golden Section Search Finished, best parameters: {best['param']}, "
               f"best result: {best['result']}", flush=True)

@@ -25,9 +25,9 @@ class GridSearch(Search):
     >>> search = GridSearch(lambda search_idx, a, b: {"sum": a + b}, params={"a": [1, 2], "b": [10, 20]},
     ...                     best_mode="max")
     >>> search.fit()  # doctest: +ELLIPSIS
-    fastest-Search: Evaluated {'a': 1, 'b': 10, 'search_idx': 1}, result: {'sum': 11}
+    FastEstimator-Search: Evaluated {'a': 1, 'b': 10, 'search_idx': 1}, result: {'sum': 11}
     ...
-    fastest-Search: Evaluated {'a': 2, 'b': 20, 'search_idx': 4}, result: {'sum': 22}
+    FastEstimator-Search: Evaluated {'a': 2, 'b': 20, 'search_idx': 4}, result: {'sum': 22}
     >>> search.get_best_results()
     {'param': {'a': 2, 'b': 20, 'search_idx': 4}, 'result': {'sum': 22}}
     """

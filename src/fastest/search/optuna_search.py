@@ -60,7 +60,7 @@ class OptunaSearch(Search):
     >>> search = OptunaSearch(lambda search_idx, x: (x - 2) ** 2, params={"x": [0, 1, 2, 3, 4]}, n_trials=5,
     ...                       best_mode="min", seed=0)
     >>> search.fit()  # doctest: +ELLIPSIS
-    fastest-Search: Evaluated ...
+    FastEstimator-Search: Evaluated ...
     >>> search.get_best_results()
     {'param': {'x': 2, 'search_idx': ...}, 'result': {'value': 0}}
     """
@@ -234,12 +234,12 @@ class OptunaSearch(Search):
             optuna.logging.set_verbosity(verbosity)
             self._trial = None
         if self._repeats >= _MAX_REPEATS:
-            print(f"fastest-Search: the sampler proposed only tried parameter sets {_MAX_REPEATS} times in a row; "
+            print(f"FastEstimator-Search: the sampler proposed only tried parameter sets {_MAX_REPEATS} times in a row; "
                   f"stopping after {len(self.search_summary)} distinct trials (the search space looks used up).",
                   flush=True)
         if self._candidates():
             best = self.get_best_results()
-            print(f"fastest-Search: Optuna Search Finished, best parameters: {best['param']}, "
+            print(f"FastEstimator-Search: Optuna Search Finished, best parameters: {best['param']}, "
                   f"best result: {best['result']}", flush=True)
 
 
@@ -288,5 +288,5 @@ class OptunaPruning(Trace):
             self.trial.set_user_attr(PRUNED_AT, step)
             self.system.stop_training = True
             if self.system.is_chief:
-                self.system.write(f"fastest-OptunaPruning: trial {self.trial.number} pruned at epoch {step} "
+                self.system.write(f"FastEstimator-OptunaPruning: trial {self.trial.number} pruned at epoch {step} "
                                   f"({self.monitor}={value:.6g}).")

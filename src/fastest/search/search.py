@@ -83,12 +83,12 @@ class Search:
 
     >>> search = Search(eval_fn=lambda search_idx, x: (x - 2) ** 2)
     >>> search.evaluate(x=1)
-    fastest-Search: Evaluated {'x': 1, 'search_idx': 1}, result: {'value': 1}
+    FastEstimator-Search: Evaluated {'x': 1, 'search_idx': 1}, result: {'value': 1}
     {'value': 1}
     >>> search.evaluate(x=1)  # cached: not run again
     {'value': 1}
     >>> _ = search.evaluate(x=3)
-    fastest-Search: Evaluated {'x': 3, 'search_idx': 2}, result: {'value': 1}
+    FastEstimator-Search: Evaluated {'x': 3, 'search_idx': 2}, result: {'value': 1}
     >>> search.get_best_results(best_mode="min")  # ties go to the earliest trial
     {'param': {'x': 1, 'search_idx': 1}, 'result': {'value': 1}}
     """
@@ -146,7 +146,7 @@ class Search:
         self.evaluation_cache[key] = result
         if self.save_dir is not None:
             self.save(self.save_dir)
-        print(f"fastest-Search: Evaluated {self.search_summary[-1]['param']}, result: {result}", flush=True)
+        print(f"FastEstimator-Search: Evaluated {self.search_summary[-1]['param']}, result: {result}", flush=True)
         return copy.deepcopy(result)
 
     def _run_trial(self, search_idx: int, params: dict[str, Any]) -> Any:
@@ -260,7 +260,7 @@ class Search:
             raise FastestTypeError(
                 f"{type(self).__name__}.save: the search summary cannot be written as JSON ({error}). Make eval_fn "
                 "return numbers, strings, lists or dicts, and search over such parameter values.") from error
-        print(f"fastest-Search: Saving the search summary to {path}", flush=True)
+        print(f"FastEstimator-Search: Saving the search summary to {path}", flush=True)
 
     def load(self, load_dir: str, not_exist_ok: bool = False) -> None:
         """Replace the current state with the one saved in ``<load_dir>/<name>.json``.
@@ -286,7 +286,7 @@ class Search:
             except json.JSONDecodeError as error:
                 raise FastestValueError(f"{type(self).__name__}.load: {path} is not valid JSON ({error}).") from None
         self._set_state(state, path)
-        print(f"fastest-Search: Loading the search state from {path}", flush=True)
+        print(f"FastEstimator-Search: Loading the search state from {path}", flush=True)
 
     def fit(self, save_dir: str | None = None) -> None:
         """Run the search.

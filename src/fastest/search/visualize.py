@@ -250,7 +250,7 @@ def _output(figure: Any, save_path: str | None, verbose: bool, title: str) -> st
     with atomic_open(path, "wb") as handle:
         handle.write(data)
     if verbose:
-        print(f"fastest-Search: Saving the figure to {path}", flush=True)
+        print(f"FastEstimator-Search: Saving the figure to {path}", flush=True)
     return path
 
 
@@ -303,7 +303,7 @@ def visualize_search(search: SearchLike, title: str | None = None, ignore_keys: 
     >>> from fastest.search import GridSearch
     >>> search = GridSearch(lambda search_idx, lr: {"acc": 1 - abs(lr - 0.01)}, params={"lr": [0.001, 0.01, 0.1]})
     >>> search.fit()  # doctest: +ELLIPSIS
-    fastest-Search: Evaluated {'lr': 0.001, 'search_idx': 1}, result: {'acc': 0.991}
+    FastEstimator-Search: Evaluated {'lr': 0.001, 'search_idx': 1}, result: {'acc': 0.991}
     ...
     >>> path = visualize_search(search, save_path=os.path.join(tempfile.mkdtemp(), "lr.png"), verbose=False)
     >>> os.path.basename(path), os.path.getsize(path) > 0

@@ -304,7 +304,7 @@ def visualize_logs(experiments: Summary | Sequence[Summary], save_path: str | No
         fig.savefig(path, dpi=100)
         plt.close(fig)
         if verbose:
-            print(f"fastest-Logs: Saving the figure to {path}", flush=True)
+            print(f"FastEstimator-Logs: Saving the figure to {path}", flush=True)
     return fig
 
 
@@ -330,7 +330,7 @@ def _show(fig: Any) -> None:
     path = os.path.join(tempfile.mkdtemp(prefix="fastest_logs_"), "parse_logs.png")
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    print(f"fastest-Logs: no display to show the figure; saved it to {path}", flush=True)
+    print(f"FastEstimator-Logs: no display to show the figure; saved it to {path}", flush=True)
 
 
 def _key_set(keys: Keys) -> set[str] | None:

@@ -242,10 +242,10 @@ class ImageViewer(_ImageTrace):
         if _ipython_shell() is not None:
             if isinstance(item, FigureFE):
                 item.show(interactive=self.interactive)
-            else:
-                from IPython.display import display
+            else:  # as PNG: a Figure made without pyplot has no inline renderer, so display() would print its repr
+                from IPython.display import Image, display
 
-                display(item)
+                display(Image(data=png_bytes(item), format="png"))
             return
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="fastest_images_")
@@ -254,7 +254,7 @@ class ImageViewer(_ImageTrace):
             item.show(save_path=path, verbose=False)
         else:
             save_png(item, path)
-        self.write(f"fastest-ImageViewer: {name} → {path}")
+        self.write(f"FastEstimator-ImageViewer: {name} → {path}")
 
 
 def _ipython_shell() -> Any:

@@ -7,7 +7,7 @@ wrote interactive ``.html`` pages; fastest's figures are matplotlib images, so P
 figure shows the keys as written at the epoch's end, else the epoch's last batch (FastEstimator read only the
 epoch-end data, which holds no batch).
 
-The trace classes keep FastEstimator's names; they are not exported from :mod:`fastest.trace.io` since
+The trace classes keep FastEstimator's names and, as in FastEstimator, import from :mod:`fastest.trace.io`;
 :mod:`fastest.util` exports the figure classes under the same names.
 
 >>> import tempfile, os, torch

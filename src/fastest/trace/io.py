@@ -1,8 +1,9 @@
 """Traces that write files. Only the chief process (rank 0) writes; every write is atomic.
 
-Models (:class:`ModelSaver`, :class:`BestModelSaver`), logs (:class:`CSVLogger`) and restore points
-(:class:`RestoreWizard`) live here;
-images (:class:`ImageSaver`, :class:`ImageViewer`) in ``fastest.trace.display`` and
+Models (:class:`ModelSaver`, :class:`BestModelSaver`) and logs (:class:`CSVLogger`) live here; restore points
+(:class:`RestoreWizard`) in ``fastest.trace.restore_wizard``;
+images (:class:`ImageSaver`, :class:`ImageViewer`) in ``fastest.trace.display``, the batch figures
+(:class:`BatchDisplay`, :class:`GridDisplay`) in ``fastest.trace.display_traces`` and
 :class:`TensorBoard` in ``fastest.trace.tensorboard``, and the HTML reports (:class:`Traceability`,
 :class:`TestReport`) in ``fastest.trace.traceability`` and ``fastest.trace.test_report``, all importable
 from here too.
@@ -13,8 +14,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import re
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,8 +24,9 @@ from fastest.backend import atomic_open, load_model, save_model
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.op import to_list
 from fastest.trace.display import ImageSaver, ImageViewer, safe_name
+from fastest.trace.display_traces import BatchDisplay, GridDisplay
 from fastest.trace.essential import LOG_PREFIX, model_loss_key, to_number
-from fastest.trace.restore import Position, RestoreStore
+from fastest.trace.restore_wizard import RestoreWizard
 from fastest.trace.system import System
 from fastest.trace.tensorboard import TensorBoard
 from fastest.trace.test_report import TestCase, TestReport
@@ -80,6 +80,7 @@ class ModelSaver(Trace):
         if self.save_dir is None or epoch % self.frequency or not self.system.is_chief:
             return
         path = save_model(self.model, self.save_dir, f"{self.model.model_name}_epoch_{epoch}")
+        self.system.write(f"{LOG_PREFIX}-ModelSaver: Saved model to {path}")
         self.written = [p for p in self.written if p != path] + [path]
         while self.max_to_keep and len(self.written) > self.max_to_keep:
             oldest = self.written.pop(0)
@@ -105,13 +106,18 @@ class BestModelSaver(Trace):
         save_dir: Folder of the file (created if missing).
         metric: Key to watch; default the model's loss (its single UpdateOp loss key).
         save_best_mode: "min" or "max".
+        weights_name: The file's name without ``.pt`` (default ``<model_name>_best_<metric>``).
         load_best_final: Load the best weights back into the model when training ends.
         save_architecture: FastEstimator's option for TensorFlow models; True is refused (see ModelSaver).
     """
 
     def __init__(self, model: nn.Module, save_dir: str, metric: str | None = None, save_best_mode: str = "min",
-                 load_best_final: bool = False, save_architecture: bool = False) -> None:
+                 weights_name: str | None = None, load_best_final: bool = False,
+                 save_architecture: bool = False) -> None:
         _no_architecture(save_architecture, "BestModelSaver")
+        if weights_name is not None and (not isinstance(weights_name, str) or not weights_name):
+            raise FastestValueError(f"BestModelSaver: weights_name must be a non-empty string or None, received "
+                                    f"{weights_name!r}.")
         if save_best_mode not in ("min", "max"):
             raise FastestValueError(f"BestModelSaver: save_best_mode must be 'min' or 'max', received {save_best_mode!r}.")
         if not isinstance(save_dir, (str, os.PathLike)):
@@ -122,13 +128,12 @@ class BestModelSaver(Trace):
         self.save_dir = save_dir
         self.save_best_mode = save_best_mode
         self.load_best_final = load_best_final
+        self.weights_name = weights_name
         self.metric = ""
         self.best: float | None = None
         self.since_best = 0
         if metric is not None:
             self._watch(metric)
-        elif len(getattr(model, "loss_name", ())) == 1:  # FastEstimator: the loss an UpdateOp declared
-            self._watch(next(iter(getattr(model, "loss_name"))))  # noqa: B009 - not every module has it
 
     def _watch(self, metric: str) -> None:
         self.metric = metric
@@ -138,7 +143,8 @@ class BestModelSaver(Trace):
 
     @property
     def model_path(self) -> str:
-        return os.path.join(self.save_dir, f"{self.model.model_name}_best_{safe_name(self.metric)}.pt")
+        name = self.weights_name or f"{self.model.model_name}_best_{safe_name(self.metric)}"
+        return os.path.join(self.save_dir, f"{name}.pt")
 
     def written_files(self) -> list[str]:
         return [self.model_path]
@@ -153,13 +159,21 @@ class BestModelSaver(Trace):
         self.since_best = 0
 
     def on_epoch_end(self, data: Data) -> None:
+        if not self.metric:  # used outside a run (never bound): the loss an UpdateOp declared, as FastEstimator
+            losses = sorted(getattr(self.model, "loss_name", ()))
+            if len(losses) != 1:
+                raise FastestValueError(f"BestModelSaver: cannot infer the metric of model {self.model.model_name!r}"
+                                        f" from its UpdateOp losses {losses}. Pass metric=....")
+            self._watch(losses[0])
         value = float(data[self.metric])
         better = math.isfinite(value) and (  # a NaN or infinite model is never the best one
             self.best is None or (value < self.best if self.save_best_mode == "min" else value > self.best))
         if better:
             self.best, self.since_best = value, 0
             if getattr(self, "system", None) is None or self.system.is_chief:
-                save_model(self.model, self.save_dir, os.path.basename(self.model_path)[: -len(".pt")])
+                path = save_model(self.model, self.save_dir, os.path.basename(self.model_path)[: -len(".pt")])
+                write = print if getattr(self, "system", None) is None else self.system.write
+                write(f"{LOG_PREFIX}-BestModelSaver: Saved model to {path}")
         else:
             self.since_best += 1
         data.write_with_log(f"since_best_{self.metric}", self.since_best)
@@ -178,11 +192,12 @@ class CSVLogger(Trace):
     One row each time logs are written: at every epoch end of each mode, and at the training log
     steps (``log_steps``) where the losses are logged. Columns: ``mode, step, epoch`` and then the
     logged keys in the order they first appear (blank where a row has no value); a value that is not
-    a number is written as a list (arrays) or its text.
+    a number is written as numpy prints it, ``;`` between elements (``[1.5;2. ]``), or as its text.
 
     With ``instance_id_key``, per-instance values (``data.write_per_instance_log``, and batch keys
-    named in ``monitor_names`` with one value per sample) go to a second file next to ``filename``,
-    ``<stem>_instances<ext>``, one row per sample: ``mode, step, epoch, <instance_id_key>`` and the values.
+    named in ``monitor_names`` with one value per sample) get one row per sample in the same file, as in
+    FastEstimator: a first column ``instance_id`` holds the sample's id (blank on the other rows), and the
+    per-sample rows come before the aggregate ones.
 
     Args:
         filename: Path of the CSV file (its folder is created if missing).
@@ -192,8 +207,8 @@ class CSVLogger(Trace):
         mode: Modes to record (None: all).
 
     >>> logger = CSVLogger("logs/run.csv", instance_id_key="id")
-    >>> logger.inputs, logger.instance_filename
-    (['*', 'id'], 'logs/run_instances.csv')
+    >>> logger.inputs
+    ['*', 'id']
     """
 
     def __init__(self, filename: str, monitor_names: str | Iterable[str] | None = None,
@@ -206,13 +221,11 @@ class CSVLogger(Trace):
         self.record_all = not names or "*" in names
         self.monitor_names = listed
         self.instance_id_key = instance_id_key
-        stem, ext = os.path.splitext(filename)
-        self.instance_filename = f"{stem}_instances{ext or '.csv'}" if instance_id_key else None
         self.rows: list[dict[str, Any]] = []
         self.instance_rows: list[dict[str, Any]] = []
 
     def written_files(self) -> list[str]:
-        return [self.filename, *([self.instance_filename] if self.instance_filename else [])]
+        return [self.filename]
 
     def on_begin(self, data: Data) -> None:
         if self.system.mode != "test":  # a new fit starts a new file; test rows follow the fit's
@@ -235,9 +248,8 @@ class CSVLogger(Trace):
     def _write(self) -> None:
         if not self.system.is_chief:
             return
-        _write_csv(self.filename, ["mode", "step", "epoch"], self.rows)
-        if self.instance_filename is not None:
-            _write_csv(self.instance_filename, ["mode", "step", "epoch", str(self.instance_id_key)], self.instance_rows)
+        fixed = ["instance_id", "mode", "step", "epoch"] if self.instance_id_key else ["mode", "step", "epoch"]
+        _write_csv(self.filename, fixed, self.instance_rows + self.rows)
 
     def _where(self) -> dict[str, Any]:
         return {"mode": self.system.mode, "step": self.system.global_step, "epoch": self.system.epoch_idx}
@@ -263,24 +275,27 @@ class CSVLogger(Trace):
                     f"ids in {self.instance_id_key!r}. Write one value per sample with data.write_per_instance_log.")
         where = self._where()
         for i, instance in enumerate(ids):
-            self.instance_rows.append({**where, str(self.instance_id_key): instance,
-                                       **{key: column[i] for key, column in columns.items()}})
+            self.instance_rows.append({"instance_id": _cell(instance), **where,
+                                       **{key: _cell(column[i]) for key, column in columns.items()}})
 
 
 def _cell(value: Any) -> Any:
-    """A logged value as a CSV cell: numbers as Python numbers, arrays as lists, anything else as is."""
+    """A logged value as a CSV cell: numbers as Python numbers, arrays as numpy prints them with ``;``
+    between elements (no commas inside a cell, as FastEstimator), anything else as is."""
     value = to_number(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, np.ndarray) and value.ndim:
+        return np.array2string(value, separator=";") if value.size > 1 else str(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.item()
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def _column(value: Any) -> list[Any]:
-    """One cell per sample of a batched value (a tensor, array or list)."""
+    """One value per sample of a batched value (a tensor, array or list)."""
     value = to_number(value)
     if isinstance(value, np.ndarray):
-        return value.tolist() if value.ndim else [value.item()]
-    return list(value) if isinstance(value, (list, tuple)) else [_cell(value)]
+        return list(value) if value.ndim else [value]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _write_csv(path: str, fixed: list[str], rows: list[dict[str, Any]]) -> None:
@@ -292,90 +307,5 @@ def _write_csv(path: str, fixed: list[str], rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-
-
-class RestoreWizard(Trace):
-    """Keep a restore point of the run in ``directory``; running the same script again goes on from it.
-
-    A restore point holds everything the run needs to continue exactly (``fastest.trace.restore``):
-    weights and optimizer states, counters and the Summary, every trace's and op's state, the
-    position in the data and the random generators. Under ``fe.enable_deterministic(seed)`` a run
-    that is killed and resumed, any number of times, ends with the same weights, bit for bit, as one
-    that never stopped. A point is written between two steps, crash-safely (folders ``A``/``B`` and
-    ``key.txt``): a kill during a write leaves the previous point in place.
-
-    Points are written every ``frequency`` epochs (after the epoch's evaluation), or every N training
-    steps with ``frequency="N steps"``, and always when ``fit`` ends: then a finished run is marked
-    finished (running it again trains nothing), and one stopped by SIGTERM or Ctrl-C is not (running
-    it again goes on). Resuming with other models, ops, traces, batch sizes or data fails before any
-    step, naming the difference. The number of epochs may grow between runs.
-
-    Args:
-        directory: Folder of the restore points (created when the first one is written).
-        frequency: Epochs between restore points (an int), or ``"N steps"``, or ``"N epochs"``.
-
-    >>> RestoreWizard("restore", frequency="500 steps").every_steps
-    500
-    """
-
-    restore_skip = ("directory", "store", "every_epochs", "every_steps", "pending")
-
-    def __init__(self, directory: str, frequency: int | str = 1) -> None:
-        super().__init__(inputs="*", mode="train")  # "*": it runs after every other trace
-        self.every_epochs, self.every_steps = _frequency(frequency)
-        self.directory = os.path.abspath(directory)
-        self.store = RestoreStore(self.directory)
-        self.pending = False
-
-    def written_files(self) -> list[str]:
-        return [self.store.key_path]
-
-    def read(self) -> dict[str, Any] | None:
-        """The latest complete restore point, or None when the folder holds none."""
-        return self.store.load()
-
-    def should_restore(self) -> bool:
-        """True when ``fit`` will go on from a restore point (FastEstimator's name)."""
-        return self.store.current() is not None
-
-    def on_batch_end(self, data: Data) -> None:
-        if self.every_steps and self.system.global_step % self.every_steps == 0:
-            self.pending = True
-
-    def on_epoch_end(self, data: Data) -> None:
-        if self.every_epochs and self.system.epoch_idx % self.every_epochs == 0:
-            self.pending = True
-
-    def due(self, final: bool) -> bool:
-        """Whether a restore point is written now (the run asks between steps)."""
-        due, self.pending = final or self.pending, False
-        return due and self.system.is_chief
-
-    def write(self, point: dict[str, Any], position: Position) -> None:
-        started = time.perf_counter()
-        folder = self.store.save(point)
-        self.system.last_restore_point = folder
-        if position.finished:
-            state = "finished"
-        elif position.batches_done:
-            state = f"epoch {position.epochs_done + 1}, after batch {position.batches_done}"
-        else:
-            state = f"after epoch {position.epochs_done}"
-        self.system.write(f"{LOG_PREFIX}-RestoreWizard: restore point at step {self.system.global_step} ({state}) saved "
-                          f"to {folder} in {time.perf_counter() - started:.2f} s")
-
-
-def _frequency(value: int | str) -> tuple[int, int]:
-    """(every N epochs, every N steps) from RestoreWizard's ``frequency``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value, 0
-    match = re.fullmatch(r"\s*(\d+)\s*(steps?|epochs?)\s*", value) if isinstance(value, str) else None
-    if match is None or int(match.group(1)) < 1:
-        raise FastestValueError(f"RestoreWizard: frequency must be a number of epochs >= 1 or a text such as "
-                                f"'500 steps' or '2 epochs', received {value!r}.")
-    count = int(match.group(1))
-    return (0, count) if match.group(2).startswith("step") else (count, 0)
-
-
-__all__ = ["BestModelSaver", "CSVLogger", "ImageSaver", "ImageViewer", "ModelSaver", "RestoreWizard", "TensorBoard",
-           "TestCase", "TestReport", "Traceability"]
+__all__ = ["BatchDisplay", "BestModelSaver", "CSVLogger", "GridDisplay", "ImageSaver", "ImageViewer", "ModelSaver",
+           "RestoreWizard", "TensorBoard", "TestCase", "TestReport", "Traceability"]

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import torch
+
 from fastest.trace.restore import Position, set_rng_state
 from fastest.trace.system import System
-from fastest.trace.trace import Data, Trace, last_ones, run_event
+from fastest.trace.trace import Data, PerDSTrace, Trace, last_ones, run_event
 
 TraceSource = Callable[[str, int, str], list[Trace]]
 DsIdSource = Callable[[str, int], list[str]]
@@ -33,6 +35,9 @@ class EventLoop:
     - A stop (``system.stop_training``) set during a train batch abandons that epoch: no train
       epoch end and no eval epoch (a NaN model is not evaluated); the driver stops and calls
       ``end``. A stop set at an epoch end takes effect after it.
+    - A :class:`~fastest.trace.trace.PerDSTrace` hears ``on_ds_begin`` before the first batch of each
+      dataset id of an epoch and ``on_ds_end`` after its last one; what ``on_ds_end`` logs is logged with
+      the epoch's end.
 
     Args:
         system: The run state the traces share.
@@ -66,6 +71,8 @@ class EventLoop:
         self.train_open = False
         self.stopped_mid_epoch = False
         self._skip_batch = False
+        self._open_ds: str | None = None  # the dataset whose on_ds_begin ran and on_ds_end not yet
+        self._ds_logs = Data()  # what on_ds_end logged before the epoch's end
 
     def clear_cache(self) -> None:
         """Forget which traces hear which event (when ``traces_for`` or ``ds_ids`` change)."""
@@ -147,6 +154,7 @@ class EventLoop:
         self.system.mode = mode
         self.system.batch_idx = 0
         self.system.ds_id = self._mode_ds_ids(mode)[0]
+        self._open_ds, self._ds_logs = None, Data()
         self._run(self._traces("on_epoch_begin", mode), "on_epoch_begin", Data())
 
     def batch_begin(self, mode: str, batch: dict[str, Any], ds_id: str | None = None) -> None:
@@ -161,6 +169,10 @@ class EventLoop:
         self.system.batch_idx += 1
         if mode == "train":
             self.system.global_step += 1
+        if self.system.ds_id != self._open_ds:
+            self._close_ds(mode, self._ds_logs)
+            self._open_ds = self.system.ds_id
+            run_event(self._per_ds_traces(mode, self._open_ds), "on_ds_begin", Data(), self.system)
         self._run(self._traces("on_batch_begin", mode, self.system.ds_id), "on_batch_begin", Data(batch))
 
     def batch_end(self, mode: str, batch: dict[str, Any], last: bool = False) -> None:
@@ -168,6 +180,9 @@ class EventLoop:
         last training batch (a signal there lets the epoch finish, evaluation included)."""
         if self._skip_batch:
             return
+        for key, value in batch.items():  # traces see values, not the autograd graph (as in FastEstimator)
+            if isinstance(value, torch.Tensor) and value.requires_grad:
+                batch[key] = value.detach()
         self._run(self._traces("on_batch_end", mode, self.system.ds_id), "on_batch_end", Data(batch))
         if mode == "train":
             self.system.stop_training = self.sync_stop(self.system.stop_training)
@@ -186,11 +201,30 @@ class EventLoop:
                 return {}
         self.system.mode = mode
         data = data if data is not None else Data()
+        self._close_ds(mode, data)
+        for index in (0, 1, 3):  # what earlier datasets' on_ds_end wrote: logs, shared values, per-instance logs
+            data.maps[index].update(self._ds_logs.maps[index])
+        data.log_only.update(self._ds_logs.log_only)
         self._run(self._traces("on_epoch_end", mode), "on_epoch_end", data)
         self.system.stop_training = self.sync_stop(self.system.stop_training)
         if mode == "eval":
             self.system.mode = "train"
         return data.read_logs()
+
+    def _per_ds_traces(self, mode: str, ds_id: str) -> list[Trace]:
+        """The PerDSTraces of ``ds_id`` the loop drives (``per_ds``-made traces drive their own copies)."""
+        return [t for t in self.traces_for(mode, max(self.system.epoch_idx, 1), ds_id)
+                if isinstance(t, PerDSTrace) and not hasattr(t, "fe_per_ds_traces")]
+
+    def _close_ds(self, mode: str, data: Data) -> None:
+        """``on_ds_end`` of the open dataset (its id in ``system.ds_id`` meanwhile), if one is open."""
+        if self._open_ds is None:
+            return
+        ds, self.system.ds_id, self._open_ds = self.system.ds_id, self._open_ds, None
+        try:
+            run_event(self._per_ds_traces(mode, self.system.ds_id), "on_ds_end", data, self.system)
+        finally:
+            self.system.ds_id = ds
 
     def close_train_epoch(self) -> None:
         """End the train epoch if it is still open (Lightning validates before its train epoch ends)."""

@@ -15,16 +15,14 @@ Data loading needs no state: the sample order is a function of (seed, epoch, pos
 deterministic run every sample's random augmentation draws from (seed, epoch, index) (see
 ``fastest.pipeline_loader.OpDataset``), so worker processes hold nothing to save.
 
-:class:`RestoreStore` keeps restore points crash-safe on disk (FastEstimator's layout: folders ``A``
-and ``B`` and a ``key.txt`` naming the complete one).
+:class:`RestoreStore` (``fastest.trace.restore_store``) keeps restore points crash-safe on disk (FastEstimator's
+layout: folders ``A`` and ``B`` and a ``key.txt`` naming the complete one).
 """
 
 from __future__ import annotations
 
 import collections
-import os
 import random
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +34,11 @@ from torch import nn
 from fastest.errors import FastestValueError
 from fastest.schedule import all_values
 from fastest.summary.summary import ValWithError
+from fastest.trace.restore_store import FORMAT, RestoreStore
 
-FORMAT = 1
+__all__ = ["FORMAT", "Position", "RestoreStore", "apply_run_state", "apply_trace_states", "capture", "decode", "encode",
+           "initial_states", "restorable"]
+
 _KEYED_FIELDS = frozenset({"system", "inputs", "outputs", "mode", "ds_id", "in_list", "out_list", "fe_monitor_names"})
 
 
@@ -335,7 +336,7 @@ def capture(system: Any, network: Any, pipeline: Any, traces: list[Any], positio
                        if weights else {}),
         "system": {"epoch_idx": system.epoch_idx, "batch_idx": system.batch_idx, "global_step": system.global_step,
                    "seed": system.seed, "experiment_time": system.experiment_time,
-                   "summary_name": summary.name,
+                   "exp_id": getattr(system, "exp_id", None), "summary_name": summary.name,
                    "history": encode({mode: {key: dict(values) for key, values in keys.items()}
                                       for mode, keys in summary.history.items()})},
         "traces": [changed_state(t, first) for t, first in zip(trace_objects, initial["traces"])],
@@ -358,6 +359,8 @@ def apply_run_state(point: dict[str, Any], system: Any, network: Any, pipeline: 
     saved = point["system"]
     system.epoch_idx, system.batch_idx, system.global_step = saved["epoch_idx"], saved["batch_idx"], saved["global_step"]
     system.seed, system.experiment_time = saved["seed"], saved["experiment_time"]
+    if saved.get("exp_id") is not None:  # the run goes on under its id (a point of an older fastest has none)
+        system.exp_id = saved["exp_id"]
     system.resumed_step = system.global_step
     if system.summary.name is None:
         system.summary.name = saved["summary_name"]
@@ -371,83 +374,3 @@ def apply_trace_states(point: dict[str, Any], traces: list[Any]) -> None:
     """Load every trace's state (after the traces' ``on_begin``, which would reset it)."""
     for trace, state in zip([t for item in traces for t in all_values(item)], point["traces"]):
         load_object_state(trace, state)
-
-
-# ----- on disk ---------------------------------------------------------------------------------------------------
-class RestoreStore:
-    """Restore points in ``directory``: written whole into folder ``A`` or ``B`` (the one not in use),
-    fsynced, then ``key.txt`` is switched to it with an atomic rename. A point is never read half-written,
-    and the previous one is removed only after the new one is complete.
-    """
-
-    FILE = "state.pt"
-
-    def __init__(self, directory: str) -> None:
-        self.directory = os.path.abspath(directory)
-        self.key_path = os.path.join(self.directory, "key.txt")
-
-    def current(self) -> str | None:
-        """The folder of the complete restore point, or None when there is none."""
-        if not os.path.isfile(self.key_path):
-            return None
-        with open(self.key_path, encoding="utf-8") as handle:
-            key = handle.read().strip()
-        if key not in ("A", "B"):
-            raise FastestValueError(f"RestoreWizard: {self.key_path!r} says {key!r}, not 'A' or 'B'. Delete the folder "
-                                    f"{self.directory!r} to start from scratch, or restore the file.")
-        folder = os.path.join(self.directory, key)
-        if not os.path.isfile(os.path.join(folder, self.FILE)):
-            raise FastestValueError(f"RestoreWizard: {self.key_path!r} points to {folder!r}, which has no {self.FILE}. "
-                                    f"Delete {self.directory!r} to start from scratch.")
-        return folder
-
-    def load(self) -> dict[str, Any] | None:
-        folder = self.current()
-        if folder is None:
-            return None
-        path = os.path.join(folder, self.FILE)
-        try:
-            point = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise FastestValueError(f"RestoreWizard: cannot read the restore point {path!r} ({error}). Delete "
-                                    f"{self.directory!r} to start from scratch.") from error
-        if not isinstance(point, dict) or point.get("format") != FORMAT:
-            raise FastestValueError(f"RestoreWizard: {path!r} is not a restore point of this fastest version. Delete "
-                                    f"{self.directory!r} to start from scratch.")
-        return point
-
-    def save(self, point: dict[str, Any]) -> str:
-        """Write ``point`` crash-safely; returns its folder."""
-        os.makedirs(self.directory, exist_ok=True)
-        current = self.current()
-        key = "B" if current is not None and current.endswith("A") else "A"
-        folder = os.path.join(self.directory, key)
-        shutil.rmtree(folder, ignore_errors=True)  # a torn earlier attempt, or the point before the current one
-        os.makedirs(folder)
-        path = os.path.join(folder, self.FILE)
-        with open(path, "wb") as handle:
-            torch.save(point, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _fsync_folder(folder)
-        new_key = os.path.join(folder, "key.txt")
-        with open(new_key, "w", encoding="utf-8") as handle:
-            handle.write(key)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(new_key, self.key_path)  # the switch: atomic
-        _fsync_folder(self.directory)
-        return folder
-
-
-def _fsync_folder(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -186,7 +186,7 @@ class TestReport(Trace):
                    json.dumps(self.json_summary, indent=4, default=str))
         self.report_path = os.path.join(self.save_dir, f"{name}.html")
         write_text(self.report_path, self.html())
-        self.system.write(f"fastest-TestReport: report written to {self.report_path}")
+        self.system.write(f"FastEstimator-TestReport: report written to {self.report_path}")
 
     def html(self) -> str:
         """The report page for the results in ``json_summary``."""

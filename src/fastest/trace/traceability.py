@@ -122,7 +122,7 @@ class Traceability(Trace):
         write_text(os.path.join(self.resource_dir, f"{name}.txt"), self.log_text)
         self.report_path = os.path.join(self.save_dir, f"{name}.html")
         write_text(self.report_path, text)
-        self.system.write(f"fastest-Traceability: report written to {self.report_path}")
+        self.system.write(f"FastEstimator-Traceability: report written to {self.report_path}")
 
     def html(self, summary: Summary, curves: bytes | None) -> str:
         """The report's HTML for ``summary`` (with the curves PNG, if any)."""

@@ -95,7 +95,7 @@ class LabelTracker(_Tracker):
         label: Key of the labels (class indices or one-hot rows).
         metric: Key of a per-sample metric, e.g. ``CrossEntropy(..., average_loss=False)``.
         label_mapping: ``{class name: class index}``; only these classes are tracked (None: every class seen).
-        bounds: "std" (mean ± std), "range" (min to max), None, or a list of them.
+        bounds: "std" (mean ± std), "range" (min to max), None (the plain mean), or a list of them.
         mode: Modes to run in.
         ds_id: Dataset ids to run for.
         outputs: Key of the figure.
@@ -111,14 +111,16 @@ class LabelTracker(_Tracker):
                  bounds: str | Sequence[str] | None = "std", mode: Modes = "eval",
                  ds_id: str | Iterable[str] | None = None, outputs: str | None = None) -> None:
         super().__init__(label, metric, outputs, mode, ds_id)
-        self.bounds = [] if bounds is None else [bounds] if isinstance(bounds, str) else list(bounds)
+        given = [bounds] if bounds is None or isinstance(bounds, str) else list(bounds)
+        self.bounds = [bound for bound in given if bound is not None]
+        self.plain_mean = not self.bounds or None in given  # None (alone or listed): a plain mean curve too
         try:
             curves({}, self.bounds)
         except FastestValueError as error:
             raise FastestValueError(f"LabelTracker: {error}") from None
         self.label_mapping = dict(label_mapping) if label_mapping else None
         self.history: dict[str, dict[int, dict[str, float]]] = {}
-        self.label_summaries: dict[str, Summary] = {}
+        self.summary_values: dict[str, dict[str, dict[str, dict[int, Any]]]] = {}  # name → mode → key → step
 
     def on_epoch_end(self, data: Data) -> None:
         found = self.epoch_values() if self.system.is_chief else None
@@ -133,16 +135,31 @@ class LabelTracker(_Tracker):
 
     def _summarize(self, name: str, stats: dict[str, float]) -> None:
         """FastEstimator's per-class Summary: the mean with the bounds as ValWithError (sample std)."""
-        label: Any = int(name) if self.label_mapping is None and name.lstrip("-").isdigit() else name
-        history = self.label_summaries.setdefault(name, Summary(label)).history[self.system.mode]
-        mean, count, step = stats["mean"], stats["count"], self.system.global_step
+        mean, count = stats["mean"], stats["count"]
+        values: dict[str, Any] = {}
         if "std" in self.bounds:
             std = stats["std"] * math.sqrt(count / (count - 1)) if count > 1 else 0.0
-            history[f"{self.metric} ($\\mu \\pm \\sigma$)"][step] = ValWithError(mean - std, mean, mean + std)
+            values[f"{self.metric} ($\\mu \\pm \\sigma$)"] = ValWithError(mean - std, mean, mean + std)
         if "range" in self.bounds:
-            history[f"{self.metric} ($min, \\mu, max$)"][step] = ValWithError(stats["min"], mean, stats["max"])
-        if not self.bounds:
-            history[self.metric][step] = mean
+            values[f"{self.metric} ($min, \\mu, max$)"] = ValWithError(stats["min"], mean, stats["max"])
+        if self.plain_mean:
+            values[self.metric] = mean
+        history = self.summary_values.setdefault(name, {}).setdefault(self.system.mode, {})
+        for key, value in values.items():
+            history.setdefault(key, {})[self.system.global_step] = value
+
+    @property
+    def label_summaries(self) -> dict[str, Summary]:
+        """FastEstimator's per-class Summaries, named by class (built from ``summary_values``: plain values,
+        which restore points and ``System.save_state`` keep)."""
+        summaries = {}
+        for name, modes in self.summary_values.items():
+            label: Any = int(name) if self.label_mapping is None and name.lstrip("-").isdigit() else name
+            summary = summaries[name] = Summary(label)
+            for mode, keys in modes.items():
+                for key, steps in keys.items():
+                    summary.history[mode][key].update(steps)
+        return summaries
 
     def on_end(self, data: Data) -> None:
         summaries = list(self.label_summaries.values())
@@ -153,9 +170,10 @@ class LabelTracker(_Tracker):
 class InstanceTracker(_Tracker):
     """A per-sample metric followed over epochs for the hardest and easiest samples (and chosen ones).
 
-    Every ``epoch_frequency`` epochs the trace records the metric of every sample id. The hardest
-    (``n_max_to_keep`` highest values) and easiest (``n_min_to_keep`` lowest) samples of the latest
-    recorded epoch — at the last epoch, those of the end of training — and ``list_to_keep`` are drawn
+    Every ``epoch_frequency`` epochs the trace records the metric of every sample id (only those of
+    ``list_to_keep`` when both counts are 0). The hardest (``n_max_to_keep`` highest values) and easiest
+    (``n_min_to_keep`` lowest) samples by their latest recorded value — at the last epoch, those of the end
+    of training; ties go to the sample recorded first, as in FastEstimator — and ``list_to_keep`` are drawn
     as curves over the epochs (figure key ``outputs``, default ``<metric>_by_<index>``).
     ``self.history[sample id][global step]`` keeps every value; ``self.hardest``/``self.easiest``
     the chosen ids. At the end of the run, ``outputs`` holds one
@@ -200,9 +218,12 @@ class InstanceTracker(_Tracker):
         if found is None:
             return
         step, self.recorded_mode = self.system.global_step, self.system.mode
+        only_listed = bool(self.list_to_keep) and not self.n_max and not self.n_min
         for sample, value in zip(found[0].reshape(-1).tolist(), found[1].tolist()):
-            self.history.setdefault(int(sample), {})[step] = value
-        self.hardest, self.easiest = extremes(found[0], found[1], self.n_max, self.n_min)
+            if not only_listed or int(sample) in self.list_to_keep:
+                self.history.setdefault(int(sample), {})[step] = value
+        latest = [next(reversed(values.values())) for values in self.history.values()]
+        self.hardest, self.easiest = extremes(list(self.history), latest, self.n_max, self.n_min)
         chosen = [(f"hard {i}", i) for i in self.hardest] + [(f"easy {i}", i) for i in self.easiest]
         chosen += [(f"id {i}", i) for i in self.list_to_keep if i in self.history]
         series = {name: self.history[i] for name, i in chosen}

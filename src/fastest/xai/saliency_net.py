@@ -17,7 +17,8 @@ class SaliencyNet:
     """Greyscale saliency masks of a classifier for a batch dictionary (FastEstimator's ``SaliencyNet``).
 
     Each method takes a batch ``{model_inputs: images (N, C, H, W), ...}`` and returns a copy holding the
-    model's predictions under ``model_outputs`` and one mask per image under ``outputs``: the attribution's
+    model's class decisions (the argmax of its output, shape (N,)) under ``model_outputs`` and one mask per
+    image under ``outputs``: the attribution's
     absolute values summed over channels, scaled so that its minimum is 0 and its 99th percentile is 1, and
     clipped to [0, 1], shape ``(N, 1, H, W)``. The class explained is the prediction (argmax), or the batch's
     ``"SaliencyNet_Target_Index_<model_output>"`` entry when present. The numbers come from captum (see
@@ -32,7 +33,7 @@ class SaliencyNet:
     >>> net = SaliencyNet(nn.Sequential(nn.Flatten(), nn.Linear(16, 3)), model_inputs="x", model_outputs="y_pred")
     >>> out = net.get_masks({"x": torch.rand(2, 1, 4, 4)})
     >>> tuple(out["saliency"].shape), tuple(out["y_pred"].shape), bool(out["saliency"].max() <= 1)
-    ((2, 1, 4, 4), (2, 3), True)
+    ((2, 1, 4, 4), (2,), True)
     """
 
     def __init__(self, model: nn.Module, model_inputs: str | Sequence[str], model_outputs: str | Sequence[str],
@@ -52,10 +53,10 @@ class SaliencyNet:
         device = next((p.device for p in self.model.parameters()), x.device)
         with torch.no_grad(), attributions.evaluating(self.model):
             prediction = self.model(x.to(device).float())
-        result[self.model_outputs[0]] = prediction
-        target_key = f"SaliencyNet_Target_Index_{self.model_outputs[0]}"
-        target = batch.get(target_key)
-        target = prediction.reshape(len(x), -1).argmax(dim=-1) if target is None else target
+        decision = prediction.reshape(len(x), -1).argmax(dim=-1)
+        result[self.model_outputs[0]] = decision
+        target = batch.get(f"SaliencyNet_Target_Index_{self.model_outputs[0]}")
+        target = decision if target is None else target
         mask = torch.from_numpy(self._convert_for_visualization(attribute(self.model, x.float(), target)))
         for key in self.outputs:
             result[key] = mask

@@ -137,7 +137,7 @@ def test_update_op_loss_keys_come_from_the_network_and_it_validates():
     other = fe.build(lambda: nn.Linear(2, 1), optimizer_fn="sgd")
     net = fe.Network([UpdateOp(model=m, loss_name="mse"), UpdateOp(model=other, loss_name="ce")])
     assert net.get_loss_keys(m) == {"mse"} and net.get_loss_keys() == {"mse", "ce"}
-    assert not hasattr(m, "loss_name")  # the model is not touched: savers do not depend on construction order
+    assert m.loss_name == {"mse"}  # FastEstimator's record, for traces driven by hand; a run asks the Network
     with pytest.raises(FastestValueError, match="merge_grad must be an int >= 1"):
         UpdateOp(model=m, loss_name="mse", merge_grad=0)
     frozen = fe.build(lambda: nn.Linear(2, 1), optimizer_fn=None)
@@ -170,3 +170,23 @@ def test_update_op_in_a_network_with_mse():
     losses = [float(net.transform({"x": torch.ones(4, 1), "y": torch.full((4, 1), 3.0)}, mode="train")["mse"])
               for _ in range(20)]
     assert losses[-1] < losses[0] / 10
+
+
+def test_merge_grad_averages_precomputed_gradients_like_a_loss():
+    m = fe.build(lambda: nn.Linear(2, 1, bias=False), optimizer_fn=lambda p: torch.optim.SGD(p, lr=0.5))
+    op = UpdateOp(model=m, loss_name="l", gradients="g", merge_grad=2)
+    start = m.weight.detach().clone()
+    state = {"mode": "train", "updater": TorchUpdater()}
+    op.forward([torch.full((1, 2), 2.0)], state)
+    assert torch.equal(m.weight, start)  # the first of two merged steps only accumulates
+    op.forward([torch.full((1, 2), 4.0)], state)
+    assert torch.allclose(m.weight, start - 0.5 * 3.0)  # lr times the mean gradient (2 + 4) / 2
+
+
+def test_model_op_names_an_unknown_model_type_as_a_value_error():
+    class Compiled:  # claims to be compiled but is no torch module
+        fe_compiled, model_name = True, "unk"
+
+    with pytest.raises(FastestValueError, match="Compiled, an unknown model type") as caught:
+        ModelOp(model=Compiled(), inputs="x", outputs="y")
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, AssertionError)

@@ -30,6 +30,12 @@ def is_built(model: Any) -> bool:
 
 
 def _check_built(model: Any, owner: str) -> None:
+    if not isinstance(model, nn.Module) and getattr(model, "fe_compiled", False):  # FE: "Unknown model type"
+        raise FastestValueError(
+            f"{owner} received {type(model).__name__}, an unknown model type: it is marked as compiled but is not a "
+            "torch.nn.Module. fastest runs PyTorch models only: build a torch.nn.Module with "
+            "fe.build(model_fn=lambda: MyModel(), optimizer_fn='adam')."
+        )
     if not isinstance(model, nn.Module) or not is_built(model):
         raise FastestTypeError(
             f"{owner} received {type(model).__name__}, which was not built by fe.build. Wrap it first: "
@@ -202,6 +208,8 @@ class UpdateOp(TensorOp):
                 "Remove `gradients=` (give loss_name only) or build the model with mixed_precision=False.")
         self.model = model
         self.loss_name = loss_name
+        if gradients is None:  # FastEstimator's record of the losses updating a model (BestModelSaver's default)
+            model.__dict__.setdefault("loss_name", set()).add(loss_name)
         self.gradients = gradients
         self.merge_grad = merge_grad
         self.defer = defer
@@ -229,6 +237,8 @@ class UpdateOp(TensorOp):
         engine = engine_of(state)
         if self.gradients is not None:
             for param, grad in zip([p for p in self.model.parameters() if p.requires_grad], data):
+                if self.merge_grad > 1:  # the step applies the mean of the merged gradients, as with a loss
+                    grad = grad / self.merge_grad
                 param.grad = grad if param.grad is None else param.grad + grad
         else:
             loss = data if data.ndim == 0 else data.mean()

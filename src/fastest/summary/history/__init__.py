@@ -19,6 +19,9 @@ prints them; :class:`HistoryReader` reads them in python.
 - Never in the way: a database that cannot be written costs one warning, and training goes on.
 - Restarts: a ``fit`` that goes on from a RestoreWizard's restore point continues the row of the run that
   wrote it (same ``pk``, ``n_restarts`` + 1), as in FastEstimator.
+- FastEstimator's form: ``with HistoryRecorder(system=..., est_path=...)`` records what runs inside it in the
+  row ``pk = system.exp_id``; ``HistoryReader.read_basic`` / ``read_sql`` print tables or CSV, and with
+  ``interactive=True`` take ``log``, ``err``, ``vis`` and ``sql`` commands (:mod:`.interactive`).
 - Distributed runs: only rank 0 records; under ``ddp_spawn`` the lines printed by the spawned
   processes are not in the recorded console text.
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import shlex
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -23,6 +25,10 @@ _LISTS = {  # option -> (column, the side table's text per run)
     "network": ("network_ops", "SELECT fk, GROUP_CONCAT(net_op, ', ') AS network_ops FROM network GROUP BY fk"),
     "traces": ("traces", "SELECT fk, GROUP_CONCAT(trace, ', ') AS traces FROM traces GROUP BY fk"),
 }
+
+
+def _show(table: Table, as_csv: bool) -> None:
+    print(table.csv("\r\n") if as_csv else table.text())
 
 
 @dataclass
@@ -51,13 +57,25 @@ class Table:
         lines += [" | ".join(value.ljust(size) for value, size in zip(row, sizes)) for row in cells]
         return "\n".join(line.rstrip() for line in lines)
 
-    def csv(self) -> str:
-        """Comma-separated values with a header row (cells in full)."""
+    def csv(self, lineterminator: str = "\n") -> str:
+        """Comma-separated values with a header row (cells in full); FastEstimator's rows end in "\\r\\n"."""
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator=lineterminator)
         writer.writerow(self.columns)
         writer.writerows(self.rows)
         return out.getvalue()
+
+    def without(self, columns: Iterable[str] = (), number: bool = False) -> Table:
+        """This table without ``columns``, and with the rows numbered from 1 in a first column ``Index`` (number).
+
+        >>> Table(["pk", "status"], [(7, "Failed")]).without(["pk"], number=True)
+        Table(columns=['Index', 'status'], rows=[(1, 'Failed')])
+        """
+        keep = [i for i, name in enumerate(self.columns) if name not in set(columns)]
+        rows = [tuple(row[i] for i in keep) for row in self.rows]
+        if number:
+            return Table(["Index", *(self.columns[i] for i in keep)], [(n, *row) for n, row in enumerate(rows, 1)])
+        return Table([self.columns[i] for i in keep], rows)
 
 
 class HistoryReader:
@@ -128,6 +146,66 @@ class HistoryReader:
         cursor = self.db.execute(query, parameters)
         columns = [column[0] for column in cursor.description or ()]
         return Table(columns, [tuple(row) for row in cursor.fetchall()])
+
+    def read_basic(self, limit: int = 10, interactive: bool = False, include_args: bool = False, errors: bool = False,
+                   include_pk: bool = False, include_features: bool = False, include_traces: bool = False,
+                   include_datasets: bool = False, include_pipeline: bool = False, include_network: bool = False,
+                   as_csv: bool = False) -> None:
+        """Print the newest ``limit`` runs (FastEstimator's ``read_basic``): :meth:`runs` as a table or CSV.
+
+        Args:
+            limit: How many runs.
+            interactive: Number the rows, then read commands on them (``log``, ``err``, ``vis``, ``sql``; see
+                :mod:`fastest.summary.history.interactive`).
+            include_args, errors, include_features, include_traces, include_datasets, include_pipeline,
+                include_network: As ``args``, ``errors``, ``features`` … of :meth:`runs`.
+            include_pk: Show each run's ``pk`` (its System's ``exp_id`` when it was recorded by one).
+            as_csv: Print CSV (rows end in "\\r\\n") instead of aligned columns.
+        """
+        table = self.runs(limit=limit, args=include_args, errors=errors, features=include_features,
+                          datasets=include_datasets, pipeline=include_pipeline, network=include_network,
+                          traces=include_traces)
+        self._print(table, [] if include_pk else ["pk"], as_csv, interactive)
+
+    def read_sql(self, query: str, args: Iterable[Any] = (), hide_cols: Iterable[str] = (), as_csv: bool = False,
+                 interactive: bool = False) -> None:
+        """Run ``query`` and print its answer (FastEstimator's ``read_sql``); the query is printed first.
+
+        Args:
+            query: Any SQL, e.g. ``SELECT * FROM history``.
+            args: The values of the query's ``?`` parameters.
+            hide_cols: Columns not to print.
+            as_csv: Print CSV (rows end in "\\r\\n") instead of aligned columns.
+            interactive: Number the rows, then read commands on them (see :meth:`read_basic`).
+
+        >>> import os, tempfile
+        >>> with HistoryReader(os.path.join(tempfile.mkdtemp(), "history.db")) as reader:
+        ...     reader.read_sql("SELECT n_keep FROM settings")
+        SELECT n_keep FROM settings
+        n_keep
+        ------
+        500
+        """
+        print(query)
+        self._print(self.sql(query, tuple(args)), list(hide_cols), as_csv, interactive)
+
+    def _print(self, table: Table, hide: list[str], as_csv: bool, interactive: bool) -> None:
+        """Print ``table`` less ``hide``; interactive: numbered, then commands until ``X`` (``sql`` shows a new one)."""
+        from fastest.summary.history.interactive import session
+
+        while True:
+            show = functools.partial(_show, table.without(hide, number=interactive), as_csv)
+            show()
+            if not interactive:
+                return
+            query = session(self, table, show)
+            if query is None:
+                return
+            print(query)
+            try:
+                table = self.sql(query)
+            except sqlite3.Error as error:
+                print(f"The query failed ({type(error).__name__}: {error}); the table is still the one above.")
 
     def log(self, pk: int) -> str | None:
         """The console text of run ``pk`` (None when it is not kept)."""

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 import torch
 
+from fastest.errors import FastestTypeError
 from fastest.schedule import Scheduler, all_values
 from fastest.summary.console import ConsoleCopy, console_text
 from fastest.summary.history.store import history_path, prune, recording, shared_connection, write
@@ -42,16 +43,46 @@ class HistoryRecorder:
     status, end time, devices, the error with its traceback, and the console text. The console text also
     goes in every 10 s of a long run, so a killed process leaves most of it.
 
+    FastEstimator's form, ``HistoryRecorder(system, est_path, db_path=None)`` (or ``system=``, ``est_path=``),
+    records whatever runs inside it under the row ``pk = system.exp_id`` (a second recording of the same
+    System, e.g. its ``test`` after its ``fit``, continues that row). When the System's ``exp_id`` changes while
+    it records (a RestoreWizard gave the run back its old id), the run continues the old row: ``n_restarts``
+    + 1 and the console text appended to the old text; if the old row is gone, the new row takes its ``pk``.
+
     Args:
-        estimator: The Estimator being run.
-        mode: "fit" or "test".
-        experiment: The experiment (``summary``) name, when given.
+        estimator: The Estimator being run (or, FastEstimator's form, the System).
+        mode: "fit" or "test" (FastEstimator's form: the ``est_path``).
+        experiment: The experiment (``summary``) name, when given (FastEstimator's form: the ``db_path``).
         db_path: The database (default :func:`~fastest.summary.history.history_path`).
+        system: The System of FastEstimator's form; its ``summary.name`` is the experiment.
+        est_path: FastEstimator's form: the script that runs (its file name goes in column ``file``).
+
+    >>> import os, tempfile
+    >>> from fastest.summary.history import connect
+    >>> from fastest.trace.system import System
+    >>> system, path = System(network=None, traces=[], total_epochs=1), os.path.join(tempfile.mkdtemp(), "h.db")
+    >>> with HistoryRecorder(system=system, est_path="train.py", db_path=path):
+    ...     print("step 1")
+    step 1
+    >>> row = connect(path).execute("SELECT file, status, log FROM history JOIN logs ON fk = pk WHERE pk = ?",
+    ...                             (system.exp_id,)).fetchone()
+    >>> tuple(row)
+    ('train.py', 'Completed', 'step 1\\n')
     """
 
-    def __init__(self, estimator: Any, mode: str, experiment: str | None = None, db_path: str | None = None) -> None:
+    def __init__(self, estimator: Any = None, mode: str | None = None, experiment: str | None = None,
+                 db_path: str | None = None, *, system: Any = None, est_path: str | None = None) -> None:
+        if system is None and _is_system(estimator):  # FastEstimator's positional form (system, est_path, db_path)
+            system, estimator, est_path, db_path = estimator, None, est_path or mode, db_path or experiment
+            mode = experiment = None
+        if (system is None) == (estimator is None):
+            raise FastestTypeError("HistoryRecorder records an Estimator (HistoryRecorder(estimator, mode)) or a "
+                                   "System (HistoryRecorder(system=system, est_path=...)); received estimator="
+                                   f"{type(estimator).__name__}, system={type(system).__name__}.")
         self.estimator = estimator
-        self.mode = mode
+        self.system = system
+        self.est_path = est_path
+        self.mode = mode or ("test" if getattr(system, "mode", None) == "test" else "fit")
         self.experiment = experiment
         self.db_path = db_path or history_path()
         self.db: sqlite3.Connection | None = None  # set while recording
@@ -105,9 +136,28 @@ class HistoryRecorder:
             tee.put_back(text)
 
     def _append_log(self, db: sqlite3.Connection, text: str) -> None:
+        self._follow_restore(db)
         db.execute("UPDATE logs SET log = log || ? WHERE fk = ?", (text, self.pk))
 
+    def _follow_restore(self, db: sqlite3.Connection) -> None:
+        """FastEstimator's form: when the System's ``exp_id`` is no longer this row's ``pk`` (a restore gave the
+        run its old id back), go on in the old row, or give this row the old ``pk`` when the old row is gone."""
+        old = getattr(self.system, "exp_id", None)
+        if self.system is None or self.pk is None or old is None or int(old) == self.pk:
+            return
+        if db.execute("SELECT 1 FROM history WHERE pk = ?", (int(old),)).fetchone() is not None:
+            db.execute("DELETE FROM history WHERE pk = ?", (self.pk,))
+            db.execute("UPDATE history SET status = 'Launched', train_end = NULL, pids = pids || ', ' || ? "
+                       "WHERE pk = ?", (str(os.getpid()), int(old)))
+            db.execute("INSERT OR IGNORE INTO logs (fk, log) VALUES (?, '')", (int(old),))
+        else:  # side rows, error and console text follow through ON UPDATE CASCADE
+            db.execute("UPDATE history SET pk = ? WHERE pk = ?", (int(old), self.pk))
+        db.execute("UPDATE history SET n_restarts = n_restarts + 1 WHERE pk = ?", (int(old),))
+        self.pk = int(old)
+
     def _start(self, db: sqlite3.Connection) -> int:
+        if self.system is not None:
+            return self._start_system(db)
         est, pid = self.estimator, str(os.getpid())
         wizard = getattr(est, "_wizard", None)
         restore_dir = getattr(wizard, "directory", None)
@@ -128,22 +178,47 @@ class HistoryRecorder:
             (os.path.basename(filepath), filepath, self.experiment, self.mode, _now(), json.dumps(sys.argv[1:]),
              *_versions(), _gpus(), os.cpu_count(), getattr(est.pipeline, "num_process", None), pid, restore_dir))
         pk = int(cursor.lastrowid or 0)
-        for table, rows in _uses(est).items():
-            columns = _SIDE_TABLES[table]
-            marks = ", ".join("?" * (columns.count(",") + 1))
-            db.executemany(f"INSERT INTO {table} (fk, {columns}) VALUES (?, {marks})", [(pk, *row) for row in rows])
+        self._write_uses(db, pk, _uses(est))
         db.execute("INSERT INTO logs (fk, log) VALUES (?, '')", (pk,))
         prune(db)
         return pk
 
+    def _start_system(self, db: sqlite3.Connection) -> int:
+        """FastEstimator's form: the row ``pk = system.exp_id``, new or (a second recording) launched again."""
+        system, pid, pk = self.system, str(os.getpid()), int(self.system.exp_id)
+        if db.execute("SELECT 1 FROM history WHERE pk = ?", (pk,)).fetchone() is not None:
+            db.execute("UPDATE history SET status = 'Launched', pids = pids || ', ' || ? WHERE pk = ?", (pid, pk))
+            db.execute("INSERT OR IGNORE INTO logs (fk, log) VALUES (?, '')", (pk,))
+            return pk
+        path = self.est_path or "<unknown>"
+        db.execute(
+            "INSERT INTO history (pk, file, path, experiment, mode, status, train_start, args, python_version, "
+            "torch_version, lightning_version, fastest_version, n_gpus, n_cpus, n_workers, pids) "
+            "VALUES (?, ?, ?, ?, ?, 'Launched', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (pk, os.path.basename(path), path, system.summary.name, self.mode, _now(), json.dumps(sys.argv[1:]),
+             *_versions(), _gpus(), os.cpu_count(), getattr(system.pipeline, "num_process", None), pid))
+        self._write_uses(db, pk, _system_uses(system))
+        db.execute("INSERT INTO logs (fk, log) VALUES (?, '')", (pk,))
+        prune(db)
+        return pk
+
+    @staticmethod
+    def _write_uses(db: sqlite3.Connection, pk: int, uses: dict[str, list[tuple[Any, ...]]]) -> None:
+        for table, rows in uses.items():
+            columns = _SIDE_TABLES[table]
+            marks = ", ".join("?" * (columns.count(",") + 1))
+            db.executemany(f"INSERT INTO {table} (fk, {columns}) VALUES (?, {marks})", [(pk, *row) for row in rows])
+
     def _finish(self, db: sqlite3.Connection, kind: type[BaseException] | None, error: BaseException | None,
                 tb: TracebackType | None, text: str) -> None:
-        system = getattr(self.estimator, "system", None)
+        self._follow_restore(db)
+        system = self.system if self.system is not None else getattr(self.estimator, "system", None)
         name = getattr(getattr(system, "summary", None), "name", None)
         status, message = _outcome(kind, error, system)
+        network = getattr(self.estimator if self.system is None else system, "network", None)
         db.execute("UPDATE history SET status = ?, train_end = ?, experiment = COALESCE(?, experiment), devices = ?, "
                    "lightning_version = COALESCE(lightning_version, ?) WHERE pk = ?",
-                   (status, _now(), name or self.experiment, _devices(self.estimator), _versions()[2], self.pk))
+                   (status, _now(), name or self.experiment, _devices(network, system), _versions()[2], self.pk))
         if kind is not None:
             if tb is not None and tb.tb_frame.f_globals.get("__name__") == __name__:
                 tb = tb.tb_next  # from the user's call on, without the recording wrapper
@@ -205,21 +280,46 @@ def _gpus() -> int:
     return torch.cuda.device_count()  # asks the driver without initialising CUDA (forked workers stay usable)
 
 
-def _devices(est: Any) -> str | None:
+def _devices(network: Any, system: Any) -> str | None:
     """``"<processes> x <device type>"`` of the models after the run, e.g. ``"2 x cuda"``."""
-    firsts = (next(iter(model.parameters()), None) for model in getattr(est.network, "models", []))
+    firsts = (next(iter(model.parameters()), None) for model in getattr(network, "models", None) or [])
     types = sorted({p.device.type for p in firsts if p is not None})
-    return f"{getattr(est.system, 'world_size', 1)} x {'+'.join(types)}" if types else None
+    return f"{getattr(system, 'world_size', 1)} x {'+'.join(types)}" if types else None
+
+
+def _is_system(value: Any) -> bool:
+    from fastest.trace.system import System  # here: the System module imports the summary package
+
+    return isinstance(value, System)
+
+
+def _names(items: Sequence[Any]) -> list[tuple[str]]:
+    """One row per op or trace: its class name (a Scheduler: each value's, then the Scheduler's own)."""
+    values = [v for item in items for v in [*all_values(item), *([item] if isinstance(item, Scheduler) else [])]]
+    return [(type(value).__name__,) for value in values if value is not None]
+
+
+def _datasets(pipeline: Any) -> list[tuple[str, str, str]]:
+    return [(mode, ds_id, type(value).__name__) for mode, sources in (getattr(pipeline, "data", None) or {}).items()
+            for ds_id, source in sources.items() for value in all_values(source) if value is not None]
+
+
+def _system_uses(system: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """The side-table rows of FastEstimator's form, from the System's Pipeline, Network and traces."""
+    pipeline, network = system.pipeline, system.network
+    models = getattr(network, "models", None) or []
+    features = [name for name, used in (
+        ("Mixed precision", any(getattr(getattr(m, "fe_build", None), "mixed_precision", False) for m in models)),
+        ("Deterministic", torch.are_deterministic_algorithms_enabled()),
+        ("Multi-dataset", any(len(sources) > 1 for sources in (getattr(pipeline, "data", None) or {}).values())))
+        if used]
+    return {"datasets": _datasets(pipeline), "pipeline": _names(getattr(pipeline, "ops", None) or []),
+            "network": _names(getattr(network, "ops", None) or []), "traces": _names(system.traces or []),
+            "features": [(name,) for name in features]}
 
 
 def _uses(est: Any) -> dict[str, list[tuple[Any, ...]]]:
     """The rows of the side tables: datasets, ops (a Scheduler and its values), traces, features."""
-    def names(items: Sequence[Any]) -> list[tuple[str]]:
-        values = [v for item in items for v in [*all_values(item), *([item] if isinstance(item, Scheduler) else [])]]
-        return [(type(value).__name__,) for value in values]
-
-    datasets = [(mode, ds_id, type(value).__name__) for mode, sources in est.pipeline.data.items()
-                for ds_id, source in sources.items() for value in all_values(source)]
     precision = str(est.trainer_args.get("precision"))
     strategy = est.trainer_args.get("strategy")
     mixed = any(getattr(getattr(m, "fe_build", None), "mixed_precision", False) for m in est.network.models)
@@ -230,5 +330,5 @@ def _uses(est: Any) -> dict[str, list[tuple[Any, ...]]]:
         ("RestoreWizard", getattr(est, "_wizard", None) is not None),
         ("Gradient clipping", est.gradient_clip is not None),
         (f"Strategy {strategy}", isinstance(strategy, str) and strategy != "auto")) if used]
-    return {"datasets": datasets, "pipeline": names(est.pipeline.ops), "network": names(est.network.ops),
-            "traces": names(est.user_traces), "features": [(name,) for name in features]}
+    return {"datasets": _datasets(est.pipeline), "pipeline": _names(est.pipeline.ops), "network": _names(est.network.ops),
+            "traces": _names(est.user_traces), "features": [(name,) for name in features]}

@@ -147,7 +147,9 @@ class CalibrationError(_Classification):
     ``method="marginal"`` or ``"top-label"`` (implied by ``confidence_interval``) is FastEstimator's
     estimator (see :func:`debiased_calibration_error`), rounded to 4 decimals like FastEstimator, with an
     optional bootstrap ``confidence_interval`` (then a :class:`~fastest.summary.ValWithError` is logged).
-    The pooled predictions and labels of the epoch are ``y_pred`` and ``y_true`` (lists, as FastEstimator's).
+    The pooled predictions and labels of the epoch are ``y_pred`` and ``y_true`` (lists, as FastEstimator's);
+    the equal-width method keeps torchmetrics' smaller state instead and leaves them empty, but lists set by hand
+    before ``on_epoch_end`` are scored as well.
     Binary predictions ``(N,)`` / ``(N, 1)`` are the probability of class 1; one-hot labels are argmaxed.
 
     Args:
@@ -213,6 +215,13 @@ class CalibrationError(_Classification):
             preds.extend(y_pred_np)
 
     def on_epoch_end(self, data: Data) -> None:
+        if self.method == "equal-width" and not self.metrics and len(self.y_true):  # FE's lists, filled by hand
+            y_pred, y_true = self.prepare(torch.as_tensor(np.stack(self.y_pred)), torch.as_tensor(np.asarray(self.y_true)))
+            metric = self.make_metric(y_pred, y_true)
+            metric.update(y_pred, y_true)
+            for name, value in self.results(metric.compute()).items():
+                data.write_with_log(name, value)
+            return None
         if self.method == "equal-width":
             return super().on_epoch_end(data)
         data.write_with_log(self.outputs[0], self._estimate(self.y_true, self.y_pred))

@@ -12,6 +12,7 @@ from torchmetrics import Metric
 
 from fastest.errors import FastestValueError
 from fastest.trace.metric.base import MetricTrace, Modes
+from fastest.trace.trace import Data
 
 # COCO's own float64 thresholds (torchmetrics' defaults are float32, so a recall of exactly 0.6 misses the 0.6 step)
 COCO_IOU_THRESHOLDS: list[float] = np.linspace(0.5, 0.95, 10).tolist()
@@ -27,8 +28,9 @@ class MeanAveragePrecision(MetricTrace):
     - predictions ``[x1, y1, w, h, label, score]``, optionally with a 7th ``select`` column;
     - ground truth ``[x1, y1, w, h, label]``.
 
-    Labels run from 1 to ``num_classes``: rows whose label is outside that range (the all-zero
-    padding rows, label 0) are ignored, and so are prediction rows whose ``select`` is 0. Numerics:
+    Labels are ints from 0 to ``num_classes`` (0-based labels as in FastEstimator's apphub YOLOv5, or
+    1-based ones as in COCO's category ids): rows with a label outside that range are ignored, and so
+    are the all-zero padding rows and prediction rows whose ``select`` is 0. Numerics:
     ``torchmetrics.detection.MeanAveragePrecision`` with COCO's float64 IoU and recall thresholds
     (equal to pycocotools' ``COCOeval``), which needs a COCO backend: ``pip install pycocotools``
     (or ``faster-coco-eval``).
@@ -66,6 +68,13 @@ class MeanAveragePrecision(MetricTrace):
                         iou_thresholds=COCO_IOU_THRESHOLDS, rec_thresholds=COCO_RECALL_THRESHOLDS,
                         extended_summary=True)
 
+    def on_epoch_end(self, data: Data) -> None:
+        if not self.metrics:  # no image this epoch: COCO's (and FastEstimator's) -1 for every score
+            for name in self.outputs:
+                data.write_with_log(name, -1.0)
+            return
+        super().on_epoch_end(data)
+
     def results(self, value: dict[str, torch.Tensor]) -> dict[str, Any]:
         if "precision" not in value:  # nothing to evaluate: torchmetrics' -1 values
             return {name: float(value[key]) for name, key in zip(self.outputs, ("map", "map_50", "map_75"))}
@@ -93,7 +102,7 @@ def box_dicts(rows: Any, num_classes: int, scores: bool) -> list[dict[str, torch
     for image in rows:
         image = torch.as_tensor(image)
         image = image.reshape(-1, image.shape[-1])
-        keep = (image[:, 4] >= 1) & (image[:, 4] <= num_classes)
+        keep = (image[:, 4] >= 0) & (image[:, 4] <= num_classes) & (image != 0).any(dim=1)
         if scores and image.shape[1] > 6:
             keep &= image[:, 6] != 0
         image = image[keep].float()
