@@ -106,3 +106,15 @@ def test_map_dataset_is_what_has_a_length_and_items():
     assert isinstance(NumpyDataset({"x": np.arange(3)}), MapDataset)
     assert isinstance([{"x": 1}], MapDataset)
     assert not isinstance(iter([{"x": 1}]), MapDataset) and not isinstance(5, MapDataset)
+
+
+@pytest.mark.parametrize("wrap", ["sometimes", "one_of", "repeat", "fuse"])
+def test_filtered_data_from_inside_a_meta_op_drops_the_sample(wrap):
+    from fastest.op.numpyop.meta import Fuse, OneOf, Repeat, Sometimes
+
+    inner = DropOdd(replacement=False)
+    meta = {"sometimes": lambda: Sometimes(numpy_op=inner, prob=1.0), "one_of": lambda: OneOf(inner),
+            "repeat": lambda: Repeat(inner, repeat=2), "fuse": lambda: Fuse([Plus(0), inner, Plus(10)])}[wrap]()
+    pipeline = fe.Pipeline(train_data=NumpyDataset({"x": np.arange(8)}), batch_size=2, ops=[meta])
+    values = sorted(x for batch in epoch_batches(pipeline) for x in batch)
+    assert values == ([10, 12, 14, 16] if wrap == "fuse" else [0, 2, 4, 6])  # the odd samples are gone

@@ -18,12 +18,15 @@ import numpy as np
 
 from fastest.errors import FastestTypeError, FastestValueError
 from fastest.op.numpyop.numpyop import Batch
-from fastest.op.op import Op, removed_keys, run_op, to_list
+from fastest.op.op import Filtered, Op, removed_keys, run_op, to_list
 
 
 def run_ops_in(ops: Sequence[Op], store: MutableMapping[str, Any], state: Mapping[str, Any], method: str,
-               retain: bool = False) -> None:
+               retain: bool = False) -> Filtered | None:
     """Run ``ops`` in order on ``store``: ``Delete``-style ops remove keys, the others run through ``run_op``.
+
+    Returns the :class:`~fastest.op.op.Filtered` marker of an op that dropped the sample (the ops after it
+    do not run), else None.
 
     Inside a Network step, every gradient op but the last of the sequence keeps the autograd graph;
     the last keeps it if the meta op itself must (or ``retain``, for repeats).
@@ -32,15 +35,18 @@ def run_ops_in(ops: Sequence[Op], store: MutableMapping[str, Any], state: Mappin
     gradient_ops = [i for i, op in enumerate(ops) if getattr(op, "computes_gradients", False)]
     if engine is None or not gradient_ops:
         for op in ops:
-            run_op(op, store, state, method)
-        return
+            if (marker := run_op(op, store, state, method)) is not None:
+                return marker
+        return None
     outer = engine.retain_graph
     try:
         for i, op in enumerate(ops):
             engine.retain_graph = bool(outer or retain or i != gradient_ops[-1])
-            run_op(op, store, state, method)
+            if (marker := run_op(op, store, state, method)) is not None:
+                return marker
     finally:
         engine.retain_graph = outer
+    return None
 
 
 def _same_filter(a: Any, b: Any) -> bool:
@@ -93,19 +99,22 @@ class MetaOp(Op):
         """The (first) wrapped op, as FastEstimator's ``Sometimes.op`` and ``Repeat.op``."""
         return self.ops[0]
 
-    def forward(self, data: list[Any], state: Mapping[str, Any]) -> list[Any]:
+    def forward(self, data: list[Any], state: Mapping[str, Any]) -> list[Any] | Filtered:
         return self._run(data, state, "forward")
 
-    def forward_batch(self, data: list[Any], state: Mapping[str, Any]) -> list[Any]:
+    def forward_batch(self, data: list[Any], state: Mapping[str, Any]) -> list[Any] | Filtered:
         return self._run(data, state, "forward_batch")
 
-    def _run(self, data: list[Any], state: Mapping[str, Any], method: str) -> list[Any]:
+    def _run(self, data: list[Any], state: Mapping[str, Any], method: str) -> list[Any] | Filtered:
         store = dict(zip(self.inputs, data))
-        self.run_local(store, state, method)
+        marker = self.run_local(store, state, method)
+        if marker is not None:  # a wrapped op dropped the sample (FastEstimator's FilteredData): pass it up
+            return marker
         return [store[key] for key in self.outputs]
 
-    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
-        """Run the wrapped ops on ``store`` (the subclass decides which and how often)."""
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> Filtered | None:
+        """Run the wrapped ops on ``store`` (the subclass decides which and how often); returns the
+        :class:`~fastest.op.op.Filtered` marker of a wrapped op that dropped the sample, else None."""
         raise NotImplementedError
 
     def set_rua_level(self, magnitude_coef: float) -> None:
@@ -138,9 +147,10 @@ class SometimesBase(MetaOp):
         self._setup([op], inputs + [k for k in outputs if k not in inputs], outputs)
         self.prob = float(prob)
 
-    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> Filtered | None:
         if self.random() < self.prob:
-            run_ops_in(self.ops, store, state, method)
+            return run_ops_in(self.ops, store, state, method)
+        return None
 
 
 class OneOfBase(MetaOp):
@@ -183,8 +193,8 @@ class OneOfBase(MetaOp):
             index = min(int(np.searchsorted(self.probs, draw, side="right")), len(self.ops) - 1)
         return self.ops[index]
 
-    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
-        run_ops_in([self.choose()], store, state, method)
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> Filtered | None:
+        return run_ops_in([self.choose()], store, state, method)
 
 
 class RepeatBase(MetaOp):
@@ -220,16 +230,20 @@ class RepeatBase(MetaOp):
         self.repeat = repeat
         self.max_iter = max_iter
 
-    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> Filtered | None:
         if isinstance(self.repeat, int):
             for i in range(self.repeat):
-                run_ops_in(self.ops, store, state, method, retain=i < self.repeat - 1)
-            return
-        run_ops_in(self.ops, store, state, method, retain=True)
+                if (marker := run_ops_in(self.ops, store, state, method, retain=i < self.repeat - 1)) is not None:
+                    return marker
+            return None
+        if (marker := run_ops_in(self.ops, store, state, method, retain=True)) is not None:
+            return marker
         count = 1
         while (self.max_iter is None or count < self.max_iter) and self.repeat(*[store[k] for k in self.repeat_inputs]):
-            run_ops_in(self.ops, store, state, method, retain=True)
+            if (marker := run_ops_in(self.ops, store, state, method, retain=True)) is not None:
+                return marker
             count += 1
+        return None
 
 
 class FuseBase(MetaOp):
@@ -280,5 +294,5 @@ class FuseBase(MetaOp):
         self._setup(ops_list, inputs, outputs, allow_delete=True)
         self.deleted_keys = [key for key in deleted if outside[key]]
 
-    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> None:
-        run_ops_in(self.ops, store, state, method)
+    def run_local(self, store: dict[str, Any], state: Mapping[str, Any], method: str) -> Filtered | None:
+        return run_ops_in(self.ops, store, state, method)

@@ -14,7 +14,7 @@ import numpy as np
 from fastest.errors import FastestValueError
 from fastest.op.meta import FuseBase, MetaOp, OneOfBase, RepeatBase, SometimesBase
 from fastest.op.numpyop.numpyop import NumpyOp
-from fastest.op.op import Op
+from fastest.op.op import Filtered, Op
 
 
 class _NumpyMeta(NumpyOp):
@@ -75,7 +75,7 @@ class OneOf(OneOfBase, _NumpyMeta):
         if op.in_list != self.in_list:
             data = [data] if op.in_list else data[0]
         result = getattr(op, method)(data, state)
-        if op.out_list != self.out_list:
+        if op.out_list != self.out_list and not isinstance(result, Filtered):  # a dropped sample passes up as is
             result = [result] if self.out_list else result[0]
         return result
 

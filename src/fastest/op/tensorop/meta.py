@@ -94,7 +94,7 @@ class OneOf(OneOfBase, _TensorMeta):
 
     def forward(self, data: Any, state: Mapping[str, Any]) -> Any:
         results = super().forward(data if self.in_list else [data], state)
-        return results if self.out_list else results[0]
+        return results if self.out_list or not isinstance(results, list) else results[0]
 
 
 class Repeat(RepeatBase, _TensorMeta):
