@@ -1,6 +1,7 @@
-"""Task runner: `nox -s demo`, `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s benchmarks`.
+"""Task runner: `nox -s demo`, `nox -s tests`, `nox -s apphub`, `nox -s notebooks`, `nox -s lint`,
+`nox -s typecheck`, `nox -s benchmarks`.
 
-demo, tests, typecheck and benchmarks share one environment, ``.nox/fastest`` (fastest installed
+demo, tests, apphub, notebooks, typecheck and benchmarks share one environment, ``.nox/fastest`` (fastest installed
 editable with its test and lint extras): PyTorch alone takes several GB, so one copy serves them all.
 It is built on first use and rebuilt when ``pyproject.toml`` changes. lint has its own small
 environment (ruff only).
@@ -51,6 +52,18 @@ def demo(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite, doctests and notebooks included."""
     run_shared(session, "pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session(venv_backend="none")
+def apphub(session: nox.Session) -> None:
+    """Every Application Hub program's smoke test (a few steps on tiny data of the real shapes); part of `tests`."""
+    run_shared(session, "pytest", *(session.posargs or ["-q"]), "tests/apphub")
+
+
+@nox.session(venv_backend="none")
+def notebooks(session: nox.Session) -> None:
+    """Execute every notebook in notebooks/ (nbclient); part of `tests`."""
+    run_shared(session, "pytest", *(session.posargs or ["-q"]), "tests/notebooks")
 
 
 @nox.session

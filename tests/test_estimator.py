@@ -171,6 +171,19 @@ def test_wrong_trace_key_and_missing_monitor_name_fail_early(toy_data, tiny_mode
         quiet_estimator(pipeline, classifier(tiny_model), monitor_names="grad_norm").fit()
 
 
+def test_a_test_run_accepts_monitored_keys_only_the_eval_mode_produces(toy_data, tiny_model):
+    from fastest.op.tensorop.loss import CrossEntropy
+
+    network = fe.Network(classifier(tiny_model).ops + [CrossEntropy(inputs=("y_pred", "y"), outputs="eval_ce",
+                                                                      mode="eval")])
+    pipeline = fe.Pipeline(train_data=toy_data[0], eval_data=toy_data[1], test_data=toy_data[1], batch_size=16,
+                           num_process=0)
+    estimator = quiet_estimator(pipeline, network, monitor_names="eval_ce", epochs=1, train_steps_per_epoch=1)
+    estimator.fit()
+    summary = estimator.test("run")  # FE's ecc app monitors an eval-only loss and then tests
+    assert "eval_ce" in summary.history["eval"] and "test" in summary.history
+
+
 def test_smoke_step_catches_shape_errors_before_training(toy_data):
     model = fe.build(lambda: TinyNet(inputs=3), optimizer_fn="sgd")
     recorder = Recorder()

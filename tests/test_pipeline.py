@@ -133,22 +133,65 @@ def test_remove_if_with_replacement_keeps_the_epoch_length():
     assert len(ids) == 10 and all(i % 2 == 0 for i in ids.tolist())
 
 
-def test_remove_if_without_replacement_shortens_batches_and_empties_them():
+def test_remove_if_without_replacement_shortens_the_epoch_and_keeps_batches_full():
     from fastest.op.numpyop import RemoveIf
 
     pipeline = fe.Pipeline(eval_data=make_data(10), batch_size=4, num_process=0,
-                           ops=[RemoveIf(fn=lambda y: y >= 2, replacement=False, inputs="y")])
-    sizes = [len(b.get("y", [])) for b in pipeline.get_loader("eval")]
-    assert sizes == [2, 0, 0]
-    assert pipeline.transform({"x": np.zeros((2, 2)), "y": 5, "id": 0}, mode="eval") == {}
+                           ops=[RemoveIf(fn=lambda y: y in (1, 2, 6), replacement=False, inputs="y")])
+    assert [b["y"].tolist() for b in pipeline.get_loader("eval")] == [[0, 3, 4, 5], [7, 8, 9]]
+    assert pipeline.transform({"x": np.zeros((2, 2)), "y": 1, "id": 0}, mode="eval") == {}
 
 
-def test_batch_level_remove_if_drops_whole_batches():
+def test_remove_if_with_replacement_reads_on_into_the_next_pass():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(eval_data=make_data(10), batch_size=4, num_process=0,
+                           ops=[RemoveIf(fn=lambda y: y in (1, 2, 6), inputs="y")])
+    # 10 samples an epoch: the 3 dropped ones are made up by the next pass (0, 3, 4), batches stay full
+    assert [b["y"].tolist() for b in pipeline.get_loader("eval")] == [[0, 3, 4, 5], [7, 8, 9, 0], [3, 4]]
+
+
+def test_a_clean_batch_goes_out_ahead_of_survivors_waiting_for_company():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(eval_data=make_data(12), batch_size=4, num_process=0,
+                           ops=[RemoveIf(fn=lambda y: y in (1, 2, 3), inputs="y")])
+    # [0..3] keeps only 0, which waits; [4..7] and [8..11] lost nothing and go out as stacked, ahead of it; the
+    # second pass adds another 0 from its [0..3], and its 4, 5 fill the epoch's 12 samples (as FE)
+    assert [b["y"].tolist() for b in pipeline.get_loader("eval")] == [[4, 5, 6, 7], [8, 9, 10, 11], [0, 0, 4, 5]]
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_batch_level_remove_if_drops_whole_batches(replacement):
     from fastest.op.numpyop import RemoveIf
 
     pipeline = fe.Pipeline(eval_data=make_data(8), num_process=0,
-                           ops=[Batch(batch_size=4), RemoveIf(fn=lambda y: y.max() > 5, replacement=False, inputs="y")])
-    assert [sorted(b) for b in pipeline.get_loader("eval")] == [["id", "x", "y"], []]
+                           ops=[Batch(batch_size=4), RemoveIf(fn=lambda y: y.max() > 5, replacement=replacement,
+                                                              inputs="y")])
+    # with replacement the epoch reads on: [4..7] is dropped, then [0..3] of the next pass fills its place
+    expected = [[0, 1, 2, 3], [0, 1, 2, 3]] if replacement else [[0, 1, 2, 3]]
+    assert [b["y"].tolist() for b in pipeline.get_loader("eval")] == expected
+
+
+def test_the_epoch_of_a_filter_is_the_same_with_worker_processes():
+    from fastest.op.numpyop import RemoveIf
+
+    def epoch(workers):
+        pipeline = fe.Pipeline(train_data=make_data(23), batch_size=5, num_process=workers,
+                               ops=[RemoveIf(fn=lambda y: y % 4 == 1, inputs="y"), Batch(drop_last=True)])
+        return [b["y"].tolist() for b in pipeline.get_loader("train", seed=11)]
+
+    alone = epoch(0)
+    assert alone == epoch(2) and len(alone) == 4 and all(len(b) == 5 and all(v % 4 != 1 for v in b) for b in alone)
+
+
+def test_a_filter_that_drops_everything_is_reported_instead_of_reading_forever():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(train_data=make_data(10), batch_size=2, num_process=0,
+                           ops=[RemoveIf(fn=lambda y: True, inputs="y")])
+    with pytest.raises(FastestValueError, match="RemoveIf dropped .* in a row"):
+        pipeline.get_results()
 
 
 def test_benchmark_prints_throughput_and_op_table(capsys):
@@ -284,16 +327,15 @@ def test_a_list_of_samples_is_a_batch():
     assert unpaired.fe_batch == 3 and sorted(unpaired[0][0]) == ["x", "y"]
 
 
-def test_with_block_and_get_results_leave_out_emptied_batches():
+def test_with_block_and_get_results_fill_batches_after_filters():
     from fastest.op.numpyop import RemoveIf
 
     pipeline = fe.Pipeline(train_data=make_data(10), num_process=0,
                            ops=[RemoveIf(fn=lambda y: y in (6, 7), replacement=False, inputs="y"), Batch(batch_size=4),
                                 RemoveIf(fn=lambda y: 0 in y, replacement=False, inputs="y")])
-    with pipeline(mode="train", shuffle=False) as loader:
-        assert [b["y"].tolist() for b in loader] == [[4, 5], [8, 9]]
-    assert [b.get("y", torch.tensor([])).tolist() for b in pipeline.get_loader("train", shuffle=False)] == [
-        [], [4, 5], [8, 9]]  # the Estimator's loader keeps the empty batch as {}, a step it skips
+    with pipeline(mode="train", shuffle=False) as loader:  # [0..3] dropped as a batch, 4 5 8 9 make one batch
+        assert [b["y"].tolist() for b in loader] == [[4, 5, 8, 9]]
+    assert pipeline.get_results(num_steps=5)[0]["y"].tolist() == [4, 5, 8, 9]
 
 
 def test_benchmark_of_a_users_data_loader_reports_throughput_only(capsys):

@@ -21,7 +21,6 @@ BEGIN, END = "<!-- fe-names:begin -->", "<!-- fe-names:end -->"
 
 #: name → the COMPATIBILITY.md row (its "Area" text) that explains the difference.
 DEVIATIONS: dict[str, str] = {
-    "FilteredData": "`RemoveIf` in the Pipeline",
     "KeySummary": "`KeySummary`",
     "OpDataset": "`OpDataset`",
     "list_files": "`list_files`",
@@ -46,7 +45,6 @@ DEVIATIONS: dict[str, str] = {
     "MeanUnslicer": "`MeanUnslicer` of integer values",
     "BatchDataset": "`BatchDataset` / `InterleaveDataset` draws",
     "InterleaveDataset": "`BatchDataset` / `InterleaveDataset` draws",
-    "RemoveIf": "`RemoveIf` in the Pipeline",
     "LeNet": "`LeNet` inputs below 18×18",
     "Cropping2D": "`Cropping2D` with a zero side",
     "WideResidualNetwork": "`WideResidualNetwork(dropout>0)`",

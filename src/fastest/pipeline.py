@@ -33,6 +33,7 @@ from fastest.pipeline_loader import (  # noqa: F401  (DS_ID_KEY, run_ops, to_ten
     run_ops,
     to_tensor,
 )
+from fastest.pipeline_refill import RefillLoader, may_filter
 from fastest.preflight import peek_keys, walk_keys
 from fastest.schedule import EpochScheduler, RepeatScheduler, Scheduler, all_values, get_current_items
 
@@ -189,7 +190,7 @@ class Pipeline:
     def get_loader(self, mode: str, epoch: int = 1, ds_id: str = "", shuffle: bool | None = None,
                    output_keys: Iterable[str] | None = None, steps_per_epoch: int | None = None,
                    num_process: int | None = None, tag_ds_id: bool = False, num_replicas: int = 1,
-                   rank: int = 0, seed: int | None = None, skip_empty: bool = False) -> DataLoader:
+                   rank: int = 0, seed: int | None = None) -> DataLoader:
         """A DataLoader of batch dicts for (mode, epoch, ds_id).
 
         Args:
@@ -208,8 +209,13 @@ class Pipeline:
                 every sample is evaluated exactly once.
             seed: The run's seed: the sampling order is a pure function of (seed, epoch, rank,
                 position). Default ``torch.initial_seed()``, which ``fe.enable_deterministic`` sets.
-            skip_empty: Leave out the empty batches of samples a ``RemoveIf`` removed (FastEstimator's loader);
-                by default they come as ``{}`` so that the steps stay aligned with the sampler.
+
+        In one process the loader keeps FastEstimator's epochs: ``RemoveIf`` with replacement reads the
+        data further so the epoch keeps its length, without replacement the epoch gets shorter, and batches
+        stay full (:class:`~fastest.pipeline_refill.RefillLoader`). Under DDP (``num_replicas > 1``) the
+        processes must take the same steps, so batches are cut from the sampler as they are: a dropped sample
+        leaves its batch short (a replacement is drawn from ``(seed, epoch, index)``), and a batch that loses
+        every sample comes as ``{}``, a step every process skips.
         """
         source = self.get_source(mode, epoch, ds_id)
         if isinstance(source, DataLoader):
@@ -219,20 +225,30 @@ class Pipeline:
         batched = is_batched(source)  # it shuffles its own samples; its batch indices stay in order (patterns)
         size = None if batched else batch_op.batch_size
         child_ops = self._interleave_setup(source, mode, epoch, ds_id)
+        shuffle = mode == "train" if shuffle is None else shuffle
+        refill = num_replicas == 1
         dataset = OpDataset(source, sample_ops, mode, ds_id, seed, self._keep_keys(output_keys, mode, epoch, ds_id),
                             deterministic=torch.are_deterministic_algorithms_enabled() and bool(sample_ops),
-                            gather=size is not None and batch_op.collate_fn is None, child_ops=child_ops)
-        shuffle = mode == "train" if shuffle is None else shuffle
+                            gather=size is not None and batch_op.collate_fn is None, child_ops=child_ops,
+                            shuffle=shuffle, refill=refill)
         wanted = epoch_length(source) if isinstance(source, ExtendDataset) else None
         if steps_per_epoch:  # exactly this many steps: the data is passed again, or the epoch cut short
             wanted = steps_per_epoch * (1 if batched else size or 1) * num_replicas
+        elif refill and size and batch_op.drop_last:  # the epoch's samples: whole batches only
+            wanted = (wanted or len(dataset)) // size * size
         sampler = EpochSampler(len(dataset), seed, epoch, shuffle=shuffle and not batched, num_samples=wanted,
                                num_replicas=num_replicas, rank=rank, pad=shuffle)
         workers = self.num_process if num_process is None else num_process
-        return (SkipEmptyLoader if skip_empty else DataLoader)(dataset, batch_size=size, sampler=sampler, drop_last=batch_op.drop_last if size else False,
-                          num_workers=workers, persistent_workers=workers > 0,
-                          collate_fn=Collator(batch_op, batch_ops, StepContext(mode, epoch, ds_id), tag_ds_id),
-                          generator=torch.Generator().manual_seed(seed))  # worker seeds come from the run's seed
+        collator = Collator(batch_op, batch_ops, StepContext(mode, epoch, ds_id), tag_ds_id, refill=refill)
+        common: dict[str, Any] = {"batch_size": size, "sampler": sampler, "num_workers": workers,
+                                  "persistent_workers": workers > 0, "collate_fn": collator,
+                                  "generator": torch.Generator().manual_seed(seed)}  # worker seeds: the run's seed
+        if not refill:
+            return DataLoader(dataset, drop_last=batch_op.drop_last if size else False, **common)
+        children = [op for ops in child_ops or [] for op in ops]
+        return RefillLoader(dataset, budget=sampler.num_samples, step_size=size, drop_last=batch_op.drop_last,
+                            pattern=len(source.pattern) if isinstance(source, InterleaveDataset) else 1,
+                            may_filter=may_filter([*sample_ops, *batch_ops, *children]), **common)
 
     def _interleave_setup(self, source: Any, mode: str, epoch: int, ds_id: str) -> list[list[NumpyOp]] | None:
         """FastEstimator's InterleaveDataset rules: each member's batch size comes from the Batch op for its
@@ -271,7 +287,7 @@ class Pipeline:
         As in FastEstimator, an empty list when ``ds_id`` has no data at ``epoch`` (scheduled None)."""
         if mode in self.data and ds_id in self.data[mode] and _resolve(self.data[mode][ds_id], epoch) is None:
             return []
-        loader = self.get_loader(mode, epoch, ds_id, shuffle=shuffle, num_process=0, skip_empty=True)
+        loader = self.get_loader(mode, epoch, ds_id, shuffle=shuffle, num_process=0)
         batches = []
         for batch in loader:
             batches.append(batch)
@@ -323,7 +339,9 @@ class Pipeline:
         sample = run_ops(sample_ops, copy.deepcopy(dict(data)), state)
         if isinstance(sample, Filtered):
             return {}
-        batch = Collator(batch_op, batch_ops, state)([sample])
+        batch = Collator(batch_op, batch_ops, state).assemble([sample])
+        if isinstance(batch, Filtered):
+            return {}
         if target_type == "torch":
             return batch
         return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
@@ -357,8 +375,7 @@ class Pipeline:
         self._ctx_open = True
         try:
             return self.get_loader(args["mode"], args["epoch"], args["ds_id"], shuffle=args["shuffle"],
-                                   output_keys=args["output_keys"], steps_per_epoch=args["steps_per_epoch"],
-                                   skip_empty=True)
+                                   output_keys=args["output_keys"], steps_per_epoch=args["steps_per_epoch"])
         except BaseException:
             self._ctx_open = False
             raise
@@ -366,13 +383,6 @@ class Pipeline:
     def __exit__(self, *exc: Any) -> None:
         self._ctx_open = False
         self._ctx_args = None
-
-
-class SkipEmptyLoader(DataLoader):
-    """A DataLoader that leaves out the empty batches (every sample removed by ``RemoveIf``), as FE's loader."""
-
-    def __iter__(self) -> Any:
-        return (batch for batch in super().__iter__() if not isinstance(batch, Mapping) or batch)
 
 
 def _resolve(item: Any, epoch: int) -> Any:

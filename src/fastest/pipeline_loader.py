@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from fastest.dataset.interleave import InterleaveDataset
 from fastest.dataset.sampler import unwrap
 from fastest.errors import FastestTypeError, FastestValueError, add_location
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
@@ -33,13 +34,27 @@ class Gathered:
         self.columns = columns
 
 
+class Pieces:
+    """A batch that did not come out whole (the refilling loader puts it together): the per-sample results
+    in stream order, sample dicts and :class:`Filtered` markers, and the marker of a per-batch
+    ``RemoveIf`` that dropped the stacked batch (else None)."""
+
+    __slots__ = ("items", "batch_filtered")
+
+    def __init__(self, items: list[Any], batch_filtered: Filtered | None = None) -> None:
+        self.items = items
+        self.batch_filtered = batch_filtered
+
+
 class OpDataset(Dataset):
     """A dataset whose samples went through the per-sample ops (and lost the unneeded keys).
 
     Items are the ``(epoch, index)`` pairs of an :class:`~fastest.dataset.sampler.EpochSampler`: the
-    ops see that epoch in their state, a dataset that draws whole batches draws them from
-    ``(seed, epoch, index)``, and a sample a ``RemoveIf`` drops with ``replacement=True`` is replaced
-    by samples drawn from ``(seed, epoch, index)``. No draw depends on a process's global generator.
+    ops see that epoch in their state, and a dataset that draws whole batches draws them from
+    ``(seed, epoch, index)``. A sample a ``RemoveIf`` drops comes back as its :class:`Filtered` marker for
+    the :class:`~fastest.pipeline_refill.RefillLoader` (``refill``); otherwise (DDP) one with
+    ``replacement=True`` is replaced by samples drawn from ``(seed, epoch, index)``. No draw depends on a
+    process's global generator.
 
     With ``deterministic`` (a run under ``fe.enable_deterministic``), the python, numpy and torch
     generators are seeded from ``(seed, epoch, index)`` before each sample's ops, so random
@@ -50,8 +65,10 @@ class OpDataset(Dataset):
 
     def __init__(self, dataset: Dataset, ops: list[NumpyOp], mode: str, ds_id: str = "", seed: int = 0,
                  keep_keys: frozenset[str] | None = None, deterministic: bool = False, gather: bool = False,
-                 child_ops: list[list[NumpyOp]] | None = None) -> None:
+                 child_ops: list[list[NumpyOp]] | None = None, shuffle: bool = True, refill: bool = False) -> None:
         self.dataset = dataset
+        self.refill = refill  # a RefillLoader reads it: dropped samples come back as Filtered markers
+        self.shuffle = shuffle  # an unshuffled InterleaveDataset reads its members in order (FastEstimator)
         self.ops = ops
         self.child_ops = child_ops  # per member of an InterleaveDataset (FE's ds_id=<member name> ops)
         self.mode = mode
@@ -87,6 +104,10 @@ class OpDataset(Dataset):
                 return Gathered(columns)
         return self._samples(items)
 
+    def samples(self, items: list[Any]) -> list[Any]:
+        """The samples (after the per-sample ops) of these items, read in this process, flattened."""
+        return [s for item in self._samples(items) for s in (item if isinstance(item, list) else [item])]
+
     def _samples(self, items: list[Any]) -> list[Any]:
         if not self.deterministic:
             return [self._get(item) for item in items]
@@ -109,7 +130,12 @@ class OpDataset(Dataset):
         state = self._state(epoch)
         if is_batched(self.dataset):  # a dataset that draws whole batches
             draw = getattr(self.dataset, "draw", None)
-            batch = draw(index, self.seed, epoch) if draw is not None else self.dataset[index % len(self)]
+            if draw is None:
+                batch = self.dataset[index % len(self)]
+            elif isinstance(self.dataset, InterleaveDataset):
+                batch = self.dataset.draw(index, self.seed, epoch, shuffle=self.shuffle)
+            else:
+                batch = draw(index, self.seed, epoch)
             ops = self.child_ops[self.dataset.source_of(index)] if self.child_ops else self.ops  # type: ignore[attr-defined]
             return [run_ops(ops, dict(s), state, self.keep_keys) for s in batch]
         size = len(self)
@@ -127,8 +153,8 @@ class OpDataset(Dataset):
             )
         result = sample if isinstance(sample, Filtered) else run_ops(  # FilteredData: the dataset dropped it
             self.ops, dict(sample), state, self.keep_keys, sample=f"sample {index % size} of {type(self.dataset).__name__}")
-        if not isinstance(result, Filtered) or not result.replacement:
-            return result
+        if not isinstance(result, Filtered) or not result.replacement or self.refill:
+            return result  # the refilling loader reads the stream further instead
         rng = np.random.default_rng([self.seed, epoch, index])
         for _ in range(1000):
             drawn = self.dataset[int(rng.integers(size))]
@@ -171,23 +197,38 @@ def run_ops(ops: list[Any], data: dict[str, Any], state: Mapping[str, Any],
 
 
 class Collator:
-    """Turns a list of samples into a batch dict of tensors: stack (or the Batch op's rule), then batch ops."""
+    """Turns a list of samples into a batch dict of tensors: stack (or the Batch op's rule), then batch ops.
 
-    def __init__(self, batch_op: Batch, batch_ops: list[NumpyOp], state: Mapping[str, Any], tag: bool = False) -> None:
+    With ``refill`` (the refilling loader of one process), a batch that lost samples to ``RemoveIf`` comes
+    back as :class:`Pieces` for the loader to complete; without it (DDP, where the
+    processes step together) the survivors are stacked as they are, and an emptied batch is ``{}``.
+    """
+
+    def __init__(self, batch_op: Batch, batch_ops: list[NumpyOp], state: Mapping[str, Any], tag: bool = False,
+                 refill: bool = False) -> None:
         self.batch_op = batch_op
         self.batch_ops = batch_ops
         self.state = state
         self.tag = tag
+        self.refill = refill
 
-    def __call__(self, samples: list[Any] | dict[str, Any] | Filtered | Gathered) -> dict[str, Any]:
-        """Samples → batch dict of tensors; an empty dict when every sample (or the batch) was filtered."""
+    def __call__(self, samples: list[Any] | dict[str, Any] | Filtered | Gathered) -> dict[str, Any] | Pieces:
+        """Samples → batch dict of tensors; an empty dict (or Pieces) when a sample or the batch was filtered."""
         batch: Any
         if isinstance(samples, Filtered):  # batch_size=None and the sample was dropped
-            return {}
+            return Pieces([samples]) if self.refill else {}
+        if self.refill and isinstance(samples, list):
+            flat = [s for item in samples for s in (item if isinstance(item, list) else [item])]
+            if any(isinstance(s, Filtered) for s in flat):
+                return Pieces(flat)
+            batch = self.assemble(flat)
+            return Pieces(flat, batch) if isinstance(batch, Filtered) else batch
         if isinstance(samples, Gathered):
+            columns = dict(samples.columns) if self.refill else samples.columns  # batch ops may edit it in place
             batch = run_ops(self.batch_ops, samples.columns, self.state, method="forward_batch")
-            if isinstance(batch, Filtered):
-                return {}
+            if isinstance(batch, Filtered):  # the loader may need the samples (to fill a batch with them)
+                count = len(next(iter(columns.values()))) if columns else 0
+                return Pieces([{k: v[i] for k, v in columns.items()} for i in range(count)], batch) if self.refill else {}
         elif isinstance(samples, Mapping):  # batch_size=None and an unbatched dataset: one sample at a time
             batch = dict(samples)
         else:
@@ -203,6 +244,19 @@ class Collator:
             batch = run_ops(self.batch_ops, collated, self.state, method="forward_batch")
             if isinstance(batch, Filtered):
                 return {}
+        return self._finish(batch)
+
+    def assemble(self, samples: list[dict[str, Any]]) -> dict[str, Any] | Filtered:
+        """Kept samples → batch dict of tensors, or the marker of a per-batch ``RemoveIf`` that dropped it."""
+        try:
+            collated = self.batch_op.collate(samples)
+        except Exception as error:
+            add_location(error, "Batching samples", location(self.state))
+            raise
+        batch = run_ops(self.batch_ops, collated, self.state, method="forward_batch")
+        return batch if isinstance(batch, Filtered) else self._finish(batch)
+
+    def _finish(self, batch: dict[str, Any]) -> dict[str, Any]:
         batch = {key: to_tensor(value) for key, value in batch.items()}
         if self.tag:
             batch[DS_ID_KEY] = self.state["ds_id"]

@@ -125,7 +125,8 @@ def _toy_estimator(directory: Path, epochs: int = 2, traces: list[Any] = (), **k
     data = NumpyDataset({"x": x, "y": (x[:, 0] > 0).astype(np.int64)})
     model = fe.build(kwargs.pop("model_fn", TinyNet), "adam", model_name="net")
     network = classifier(model)
-    pipeline = fe.Pipeline(train_data=data, eval_data=data, batch_size=kwargs.pop("batch_size", 16), num_process=0)
+    pipeline = fe.Pipeline(train_data=data, eval_data=data, batch_size=kwargs.pop("batch_size", 16), num_process=0,
+                           ops=kwargs.pop("ops", None))
     return quiet_estimator(pipeline, network, epochs=epochs,
                            traces=[*traces, RestoreWizard(str(directory), frequency=kwargs.pop("frequency", 1))],
                            **kwargs)
@@ -203,15 +204,20 @@ def test_a_kill_during_a_restore_point_write_leaves_the_previous_point(tmp_path:
     assert resumed.system.global_step == 8 and store.load()["position"]["epochs_done"] == 2
 
 
-@pytest.mark.parametrize("frequency", [1, "3 steps"], ids=["epochs", "steps"])
-def test_resume_in_this_process_equals_the_uninterrupted_run(tmp_path: Path, frequency: Any) -> None:
+@pytest.mark.parametrize("frequency,filtered", [(1, False), ("3 steps", False), ("3 steps", True)],
+                         ids=["epochs", "steps", "steps-RemoveIf"])
+def test_resume_in_this_process_equals_the_uninterrupted_run(tmp_path: Path, frequency: Any, filtered: bool) -> None:
+    from fastest.op.numpyop import RemoveIf
+
     never = 10**9
-    straight = _toy_estimator(tmp_path / "a", epochs=3, frequency=frequency, traces=[StopAt(never)])
+    # a filter makes the epoch read past its first pass, so a mid-epoch restart must find the stream position
+    ops = [RemoveIf(fn=lambda x: x[0] > 0.8, inputs="x", mode="train")] if filtered else None
+    straight = _toy_estimator(tmp_path / "a", epochs=3, frequency=frequency, traces=[StopAt(never)], ops=ops)
     straight.fit()
-    stopped = _toy_estimator(tmp_path / "b", epochs=3, frequency=frequency, traces=[StopAt(7)])
+    stopped = _toy_estimator(tmp_path / "b", epochs=3, frequency=frequency, traces=[StopAt(7)], ops=ops)
     with pytest.raises(Killed):
         stopped.fit()
-    resumed = _toy_estimator(tmp_path / "b", epochs=3, frequency=frequency, traces=[StopAt(never)])
+    resumed = _toy_estimator(tmp_path / "b", epochs=3, frequency=frequency, traces=[StopAt(never)], ops=ops)
     resumed.fit()
     for a, b in zip(straight.network.models[0].parameters(), resumed.network.models[0].parameters()):
         assert torch.equal(a, b)

@@ -291,3 +291,12 @@ def test_mean_average_precision_equals_torchmetrics_coco_map():
     assert logs["AP50"] == pytest.approx(float(expected["map_50"]), abs=1e-6)
     assert logs["AP75"] == pytest.approx(float(expected["map_75"]), abs=1e-6)
     assert 0 < logs["mAP"] < logs["AP50"] <= 1
+
+
+def test_accuracy_takes_predictions_whose_width_changes_between_batches():
+    from fastest.testing import run_trace
+    from fastest.trace.metric import Accuracy
+
+    # a contrastive accuracy: each batch's rows score against the batch itself, so the last batch is narrower
+    batches = [{"y": torch.arange(4), "p": torch.eye(4)}, {"y": torch.arange(3), "p": torch.eye(3).flip(0)}]
+    assert run_trace(Accuracy(true_key="y", pred_key="p"), batches)["accuracy"] == pytest.approx(5 / 7)

@@ -112,8 +112,11 @@ class InterleaveDataset(FEDataset):
             raise IndexError(f"InterleaveDataset has {len(self)} batches, received index {index}.")
         return self.draw(index % len(self), seed=0, epoch=1)
 
-    def draw(self, index: int, seed: int, epoch: int) -> list[dict[str, Any]]:
-        """Batch ``index`` (any position >= 0) of ``epoch`` under ``seed``."""
+    def draw(self, index: int, seed: int, epoch: int, shuffle: bool = True) -> list[dict[str, Any]]:
+        """Batch ``index`` (any position >= 0) of ``epoch`` under ``seed``. Without ``shuffle`` the members
+        are read in order and the steps wrap after ``len(self)`` (FastEstimator's unshuffled loader)."""
+        if not shuffle:
+            index %= len(self)
         cycle, within = divmod(index, len(self.pattern))
         source = self.pattern[within]
         before = cycle * self.pattern.count(source) + self.pattern[:within].count(source)
@@ -121,7 +124,10 @@ class InterleaveDataset(FEDataset):
         dataset: Any = self.datasets[source]
         draw = getattr(dataset, "draw", None)
         batch: list[dict[str, Any]] = []
-        for j in self._streams.take(seed, epoch, source, before * size, size):
+        start = before * size
+        positions = self._streams.take(seed, epoch, source, start, size) if shuffle else \
+            [(start + k) % len(dataset) for k in range(size)]
+        for j in positions:
             item = draw(j, seed, epoch) if draw is not None else dataset[j]
             batch += item if isinstance(item, list) else [item]
         return batch

@@ -9,7 +9,7 @@ any state in worker processes. The seed is the run's seed, passed in explicitly.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import repeat
+from itertools import count, repeat
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,25 @@ def shuffled(seed: int, epoch: int, size: int, count: int) -> np.ndarray:
     passes = -(-count // size) if size else 0
     orders = [np.random.default_rng([seed, epoch, p]).permutation(size) for p in range(passes)]
     return np.concatenate(orders)[:count] if orders else np.zeros(0, dtype=np.int64)
+
+
+def stream(seed: int, epoch: int, size: int, start: int, stop: int, shuffle: bool) -> np.ndarray:
+    """The indices at positions ``[start, stop)`` of an epoch's stream: passes over ``range(size)`` back to
+    back, each a permutation drawn from ``(seed, epoch, pass)`` with ``shuffle``, else the positions
+    themselves (the reader wraps them).
+
+    >>> stream(0, 1, 4, 2, 7, True).tolist() == shuffled(0, 1, 4, 7)[2:].tolist()
+    True
+    >>> stream(0, 1, 4, 2, 7, False).tolist()
+    [2, 3, 4, 5, 6]
+    """
+    if not shuffle:
+        return np.arange(start, stop)
+    if stop <= start or not size:
+        return np.zeros(0, dtype=np.int64)
+    first, last = start // size, -(-stop // size)
+    orders = [np.random.default_rng([seed, epoch, p]).permutation(size) for p in range(first, last)]
+    return np.concatenate(orders)[start - first * size:stop - first * size]
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -68,6 +87,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
         self.pad = pad
         self.skip = 0  # items of this process's share already read (a run resumed mid-epoch)
         self.epoch_offset = 0  # epochs done before the Trainer started (a resumed run)
+        self.stream_from: int | None = None  # the refilling loader reads on endlessly from here (one process)
 
     def set_epoch(self, epoch: int) -> None:
         """Lightning calls this with its 0-based epoch before each epoch's iterator is made."""
@@ -86,7 +106,17 @@ class EpochSampler(Sampler[tuple[int, int]]):
         return order[self.rank::self.num_replicas]
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
+        if self.stream_from is not None:
+            return self._endless(self.stream_from)
         return zip(repeat(self.epoch), self._share()[self.skip:].tolist())  # no Python frame per item
+
+    def items(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """The items at positions ``[start, stop)`` of this epoch's stream (one process), past its end too."""
+        return [(self.epoch, i) for i in stream(self.seed, self.epoch, self.size, start, stop, self.shuffle).tolist()]
+
+    def _endless(self, start: int) -> Iterator[tuple[int, int]]:
+        for block in count(start, max(self.size, 1)):
+            yield from self.items(block, block + max(self.size, 1))
 
     def __len__(self) -> int:
         if self.num_replicas == 1:

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from fastest.dataset.sampler import EpochSampler
 from fastest.pipeline import Pipeline
+from fastest.pipeline_refill import RefillLoader
 from fastest.trace.system import System
 
 
@@ -97,11 +98,15 @@ class PipelineDataModule(pl.LightningDataModule):
                 loader = self.pipeline.get_loader(mode, epoch, ds_id, output_keys=self.output_keys.get(mode),
                                                   steps_per_epoch=steps, tag_ds_id=mode == "train" and len(ds_ids) > 1,
                                                   num_replicas=replicas, rank=rank, seed=self.seed)
+                if isinstance(loader, RefillLoader):
+                    loader.pad_short = True  # a shortened epoch still ends (and validates) where Lightning expects
                 cached = self._cache[(mode, ds_id)] = (signature, loader)
             if isinstance(cached[1].sampler, EpochSampler):  # a loader kept from an earlier epoch samples this one
                 cached[1].sampler.epoch = epoch
                 cached[1].sampler.epoch_offset = self.epoch_offset
                 cached[1].sampler.skip = 0
+                if isinstance(cached[1], RefillLoader):
+                    cached[1].resume_batches = 0
             loaders.append(cached[1])
         if mode == "train" and self.resume_at is not None and self.resume_at[0] == epoch:
             self._skip_done(loaders, self.resume_at[1])
@@ -111,6 +116,11 @@ class PipelineDataModule(pl.LightningDataModule):
     def _skip_done(loaders: list[DataLoader], batches: int) -> None:
         """Start the epoch after the batches a resumed run already trained on (loaders in order)."""
         for loader in loaders:
+            if isinstance(loader, RefillLoader):  # it finds the stream position itself
+                done = min(batches, len(loader))
+                loader.resume_batches = done
+                batches -= done
+                continue
             sampler = loader.sampler
             if not isinstance(sampler, EpochSampler):
                 raise RuntimeError("A run resumed mid-epoch needs the Pipeline's own samplers; this loader has "

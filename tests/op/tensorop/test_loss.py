@@ -343,3 +343,12 @@ def test_losses_built_with_a_placeholder_key_compute_from_the_pair():
     hinge = Hinge(inputs="x", outputs="x")
     hinge.build("torch")  # FastEstimator's set-up call is accepted
     assert torch.allclose(hinge.forward([pred, true * 2 - 1], {}), torch.clamp(1 - (true * 2 - 1) * pred, min=0).mean())
+
+
+def test_same_shape_float_targets_beyond_two_dimensions_are_binary_as_in_fastestimator():
+    torch.manual_seed(3)
+    pred, target = torch.rand(2, 1, 4, 4), (torch.rand(2, 1, 4, 4) > 0.5).float()
+    op = CrossEntropy(inputs=["p", "t"], outputs="ce")
+    assert op.infer_form(pred, target) == "binary"  # a per-pixel probability map, not one-hot rows
+    expected = F.binary_cross_entropy(pred.clamp(1e-7, 1 - 1e-7), target)
+    assert torch.allclose(op.forward([pred, target], {}), expected, atol=1e-6)

@@ -73,8 +73,10 @@ class RemoveIf(NumpyOp):
 
     Args:
         fn: Predicate over the input values.
-        replacement: Replace a dropped sample with another random one, so an epoch keeps its
-            length; without replacement the batch (and the epoch) gets shorter.
+        replacement: The epoch keeps its number of samples: the loader reads further along the data
+            (into its next pass) to make up for the dropped ones. Without replacement a dropped sample
+            counts, so the epoch gets shorter. Either way batches are refilled to the batch size (see
+            :mod:`fastest.pipeline_refill`).
         inputs: Keys passed to ``fn``.
         mode: Modes to filter in.
         ds_id: Dataset ids to filter for.

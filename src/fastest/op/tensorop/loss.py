@@ -106,7 +106,8 @@ class CrossEntropy(LossOp):
         if y_pred.ndim == 0 or y_pred.ndim == 1 or y_pred.shape[-1] == 1:
             return "binary"
         if y_true.shape == y_pred.shape and y_true.is_floating_point():
-            return "categorical"
+            # one-hot rows; beyond 2-D a same-shape float target is a per-element probability (FE: binary)
+            return "categorical" if y_pred.ndim == 2 else "binary"
         return "sparse"
 
     def forward(self, data: list[torch.Tensor], state: Mapping[str, Any]) -> torch.Tensor:

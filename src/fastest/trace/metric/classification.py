@@ -93,12 +93,6 @@ def _stat_score_metrics(score: Callable[[Metric], torch.Tensor]) -> tuple[type[M
     return Binary, Multiclass
 
 
-def _accuracy(m: Any) -> torch.Tensor:
-    if m.is_binary:
-        return _ratio(m.tp + m.tn, m.tp + m.tn + m.fp + m.fn, m.zero_division)
-    return _ratio(m.tp.sum(), (m.tp + m.fn).sum(), m.zero_division)
-
-
 def _precision(m: Any) -> torch.Tensor:
     return _ratio(m.tp, m.tp + m.fp, m.zero_division)
 
@@ -109,6 +103,29 @@ def _recall(m: Any) -> torch.Tensor:
 
 def _f1(m: Any) -> torch.Tensor:
     return _ratio(2 * m.tp, 2 * m.tp + m.fp + m.fn, m.zero_division)
+
+
+class _CorrectShare(Metric):
+    """Correct / total predictions (summed across processes): argmax for rows, threshold 0.5 for one output.
+    Unlike a stat-score metric it needs no class count, so the width of the predictions may change from batch
+    to batch (SimCLR's contrastive accuracy on a last, smaller batch), as FastEstimator's Accuracy allows."""
+
+    full_state_update = False
+    correct: torch.Tensor
+    total: torch.Tensor
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("correct", default=torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+        self.add_state("total", default=torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        labels = (preds > 0.5).long() if preds.ndim == 1 else preds.argmax(dim=-1)
+        self.correct += (labels == target).sum()
+        self.total += target.numel()
+
+    def compute(self) -> torch.Tensor:
+        return _ratio(self.correct, self.total, 0.0)
 
 
 class Accuracy(_Classification):
@@ -132,12 +149,15 @@ class Accuracy(_Classification):
     0.6667
     """
 
-    binary, multiclass = _stat_score_metrics(_accuracy)
+    binary = multiclass = _CorrectShare
 
     def __init__(self, true_key: str, pred_key: str, mode: Modes = ("eval", "test"),
                  ds_id: str | Iterable[str] | None = None, output_name: str = "accuracy", per_ds: bool = True,
                  from_logits: bool = False) -> None:
         super().__init__(true_key, pred_key, mode, ds_id, output_name, per_ds, from_logits)
+
+    def make_metric(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> Metric:
+        return _CorrectShare()
 
     def instance_values(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         labels = (y_pred > 0.5).long() if y_pred.ndim == 1 else y_pred.argmax(dim=-1)
