@@ -52,8 +52,15 @@ def test_model_names_must_be_unique_ignoring_case():
 
 
 def test_network_rejects_numpy_ops():
+    from fastest.op.numpyop import NumpyOp
+
+    class Mine(NumpyOp):  # a user's NumpyOp is named for what it is, wherever its class lives
+        pass
+
     with pytest.raises(FastestTypeError, match="expects TensorOps. Move it to the Pipeline"):
         fe.Network([Minmax("x", "x")])
+    with pytest.raises(FastestTypeError, match=r"Mine \(a NumpyOp\) in its ops, but expects TensorOps"):
+        fe.Network([Mine(inputs="x", outputs="x")])
 
 
 def test_transform_runs_ops_for_the_mode_and_returns_numpy(tiny_model):

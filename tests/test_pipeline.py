@@ -151,6 +151,16 @@ def test_remove_if_with_replacement_reads_on_into_the_next_pass():
     assert [b["y"].tolist() for b in pipeline.get_loader("eval")] == [[0, 3, 4, 5], [7, 8, 9, 0], [3, 4]]
 
 
+def test_a_short_last_batch_runs_on_into_the_next_pass_before_the_stream_does():
+    from fastest.op.numpyop import RemoveIf
+
+    pipeline = fe.Pipeline(eval_data=make_data(6), batch_size=4, num_process=0,
+                           ops=[RemoveIf(fn=lambda y: y == 5, inputs="y")])
+    # the last batch is 4 5 plus 0 1 of the next pass (FE's batches are cut from the endless stream); 5 is
+    # dropped, 4 and the next pass's 0 complete the epoch's 6 samples
+    assert [b["y"].tolist() for b in pipeline.get_loader("eval")] == [[0, 1, 2, 3], [4, 0]]
+
+
 def test_a_clean_batch_goes_out_ahead_of_survivors_waiting_for_company():
     from fastest.op.numpyop import RemoveIf
 

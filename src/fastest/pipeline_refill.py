@@ -118,23 +118,25 @@ class RefillLoader(DataLoader):
         while counted < budget:
             while len(queue) < size and counted + len(queue) < budget:
                 position, n, chunk = next(chunks)
-                if isinstance(chunk, dict):  # stacked by a worker: all n samples kept
-                    if (n == size and counted + n + len(queue) < budget) or (not queue and counted + n == budget):
-                        guard.kept()
-                        counted += n
-                        yield chunk
-                        continue
-                    # the epoch ends inside this batch (or it is the planned stream's short last one): read its
-                    # samples here, to cut it or fill it from the stream
-                    items = self.dataset.samples(self.epoch_sampler.items(position, position + size))  # type: ignore[attr-defined]
-                    batch = self.collator.assemble(items) if n < size and counted + size + len(queue) < budget \
-                        and all(not isinstance(i, Filtered) for i in items) else None
-                    if isinstance(batch, dict):  # a whole batch that reaches past the planned stream
-                        guard.kept()
-                        counted += size
-                        yield batch
-                        continue
-                    dropped = batch
+                if isinstance(chunk, dict) and ((n == size and counted + n + len(queue) < budget)
+                                                or (not queue and counted + n == budget)):
+                    guard.kept()  # stacked by a worker, all n samples kept, and it fits: out as it is
+                    counted += n
+                    yield chunk
+                    continue
+                dropped: Filtered | None = None
+                if n < size:  # the planned stream's short last batch runs on into the next pass, as in FE
+                    items = self._read(position, position + size)
+                    if all(not isinstance(i, Filtered) for i in items):
+                        batch = self.collator.assemble(items)
+                        if isinstance(batch, dict) and counted + size + len(queue) < budget:
+                            guard.kept()  # a whole batch that reaches past the planned stream
+                            counted += size
+                            yield batch
+                            continue
+                        dropped = batch if isinstance(batch, Filtered) else None
+                elif isinstance(chunk, dict):  # the epoch ends inside this batch: its samples, to cut it
+                    items = self._read(position, position + size)
                 else:
                     items, dropped = chunk.items, chunk.batch_filtered
                 if dropped is not None and not queue:  # a per-batch RemoveIf dropped the batch
@@ -163,6 +165,10 @@ class RefillLoader(DataLoader):
                 counted -= len(take) if batch.replacement else 0
                 continue
             yield batch
+
+    def _read(self, start: int, stop: int) -> list[Any]:
+        """The samples at stream positions ``[start, stop)``, read (and run through the ops) in this process."""
+        return self.dataset.samples(self.epoch_sampler.items(start, stop))  # type: ignore[attr-defined,no-any-return]
 
     def _batches(self, counted: int) -> Iterator[dict[str, Any]]:
         """Whole batches of a dataset that gives them (or single samples), until ``budget`` are counted."""

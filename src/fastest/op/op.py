@@ -365,7 +365,8 @@ def check_op_types(ops: Iterable[Any], expected: type, owner: str) -> None:
             else:
                 fix = ("Move it to the Pipeline's ops (NumpyOps run on samples in the Pipeline)." if isinstance(op, Op)
                        else "Wrap a function in fastest.op.tensorop.LambdaOp(fn=...).")
-            kind = "a NumpyOp" if type(op).__module__.startswith("fastest.op.numpyop") else (
+            names = {cls.__name__ for cls in type(op).__mro__}  # (op.py cannot import the op kinds)
+            kind = "a NumpyOp" if "NumpyOp" in names else (
                 "a TensorOp" if isinstance(op, Op) else f"a {type(op).__name__}")
             raise FastestTypeError(
                 f"{owner} received {type(op).__name__} ({kind}) in its ops, but expects {expected.__name__}s. {fix}"
