@@ -1,6 +1,5 @@
 """The ALOCC app (one-class anomaly detection on MNIST): split, models, losses, metric, a short fit on tiny data."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,15 +10,13 @@ import torch.nn.functional as F
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import mnist
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/anomaly_detection/alocc/alocc.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("alocc_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "alocc_app")
 
 
 def digits(labels, seed):

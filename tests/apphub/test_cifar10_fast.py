@@ -1,7 +1,6 @@
 """The cifar10-fast app: its pipeline on tiny in-memory images, and a short run of ResNet9 on a ciFAIR-10 zip
 served like the real one."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair10
+from tests.apphub.apps import load_script
 from tests.dataset.data.conftest import zip_archive
 from tests.dataset.data.test_image_arrays import pickled, publish
 
@@ -20,10 +20,7 @@ MEAN, STD = np.array([0.4914, 0.4822, 0.4465]), np.array([0.2471, 0.2435, 0.2616
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("cifar10_fast_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "cifar10_fast_app")
 
 
 def coloured_squares(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

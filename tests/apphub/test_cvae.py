@@ -1,6 +1,5 @@
 """The CVAE app: its loss checked against torch.distributions, then a few steps on tiny MNIST-shaped data."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -12,15 +11,13 @@ from torch.distributions import Normal
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import mnist
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_generation/cvae/cvae.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("cvae_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "cvae_app")
 
 
 def digits(n, seed):

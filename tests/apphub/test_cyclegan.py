@@ -1,7 +1,6 @@
 """The CycleGAN app: a few steps on tiny generated data, checked against a hand-written reference step."""
 
 import copy
-import importlib.util
 import math
 import os
 from pathlib import Path
@@ -12,6 +11,7 @@ import torch
 from matplotlib.image import imread
 
 from fastest.trace.trace import Trace
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_generation/cyclegan/cyclegan.py"
 LR = 2e-4
@@ -20,10 +20,7 @@ LR = 2e-4
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("cyclegan_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "cyclegan_app")
 
 
 def tiny_estimator(app, **kwargs):

@@ -1,6 +1,5 @@
 """The DCGAN app: a few steps on tiny MNIST-shaped data, then on real-format idx files through the MNIST loader."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from matplotlib.image import imread
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import mnist
+from tests.apphub.apps import load_script
 from tests.apphub.test_cyclegan import WeightChanges
 from tests.dataset.data.test_image_arrays import idx_gz, images, publish
 
@@ -18,10 +18,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_generation/dcgan/dc
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("dcgan_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "dcgan_app")
 
 
 def fake_mnist(n=16, seed=0):

@@ -1,19 +1,17 @@
 """The digits interpretation app (apphub/image_classification/digits_interpretation), a few steps."""
 
-import importlib.util
 import os
 from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from tests.apphub.apps import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_classification/digits_interpretation/digits_interpretation.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("digits_interpretation_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "digits_interpretation_app")
 
 
 def test_the_app_writes_every_figure_as_png_and_to_tensorboard(tmp_path):

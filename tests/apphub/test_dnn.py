@@ -1,6 +1,5 @@
 """The tabular DNN app on a tiny table in the breast-cancer loader's format."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,15 +9,13 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import breast_cancer
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/tabular/dnn/dnn.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("dnn_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "dnn_app")
 
 
 def table(n, seed):

@@ -1,6 +1,5 @@
 """The hinge-loss ECC app: code-word labels, a code-predicting model, FGSM on eval, on tiny ciFAIR-10-shaped data."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,15 +9,13 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair10
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/adversarial_training/ecc_hinge/ecc_hinge.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("ecc_hinge_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "ecc_hinge_app")
 
 
 def fake_cifair10(n_train=24, n_eval=16):

@@ -1,20 +1,18 @@
 """The FGSM adversarial-training app, a few steps with tiny settings."""
 
-import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.apphub.apps import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/adversarial_training/fgsm/fgsm.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("fgsm_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "fgsm_app")
 
 
 def finite(values):

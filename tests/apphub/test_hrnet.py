@@ -1,7 +1,6 @@
 """The HRNet app: person crops and heatmaps, the keypoint accuracy, and two training steps plus an eval on tiny
 COCO-format samples (32×32 crops, a narrow network with one block per branch)."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from fastest.dataset.data import mscoco
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/keypoint_detection/hrnet/hrnet.py"
 SIZE = 32
@@ -19,10 +19,7 @@ SIZE = 32
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("hrnet_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "hrnet_app")
 
 
 class Samples(Dataset):

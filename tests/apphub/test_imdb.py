@@ -1,6 +1,5 @@
 """The IMDB sentiment app: a few steps on tiny reviews in the loader's format (word-index rows, 0/1 labels)."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,16 +9,14 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import imdb_review
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/NLP/imdb/imdb.py"
 MAX_WORDS, MAX_LEN = 50, 16
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("imdb_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "imdb_app")
 
 
 def reviews(n, seed):

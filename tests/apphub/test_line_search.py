@@ -1,7 +1,6 @@
 """The line-search (box-supervised) segmentation app on a tiny Montgomery tree (32×32 instead of 512×512)."""
 
 import doctest
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 import torch
 
 from fastest.dataset.data import montgomery
+from tests.apphub.apps import load_script
 from tests.apphub.fake_montgomery import make_montgomery
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/semantic_segmentation/line_search/line_search.py"
@@ -18,10 +18,7 @@ SIZE = 32
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("line_search_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "line_search_app")
 
 
 @pytest.fixture

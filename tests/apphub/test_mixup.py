@@ -1,19 +1,17 @@
 """The MixUp app, a few steps with tiny settings."""
 
-import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
 
+from tests.apphub.apps import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_classification/mixup/mixup.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("mixup_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "mixup_app")
 
 
 def test_mixup_trains_and_evaluates(tmp_path):

@@ -1,6 +1,5 @@
 """The MNIST app: a few steps on tiny in-memory digits, and a short run on idx files served like the real ones."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import mnist
+from tests.apphub.apps import load_script
 from tests.dataset.data.test_image_arrays import idx_gz, publish
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_classification/mnist/mnist.py"
@@ -17,10 +17,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_classification/mnis
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("mnist_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "mnist_app")
 
 
 def striped_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,6 @@
 """The NASWOT app: NAS-Bench-201 genotypes and networks, the ReLU-code kernel and score, and the search on tiny data."""
 
 import csv
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -14,6 +13,7 @@ from torch import nn
 
 from fastest.dataset import NumpyDataset, download
 from fastest.errors import FastestValueError
+from tests.apphub.apps import load_script
 from tests.dataset.data.conftest import DataServer
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/neural_architecture_search/naswot/naswot.py"
@@ -31,10 +31,7 @@ ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("naswot_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "naswot_app")
 
 
 def info_csv(rows=ARCHS, channels=4, cells=1) -> bytes:

@@ -1,6 +1,5 @@
 """The PGGAN app: its growth schedule and layers, then 4×4 → fade-in → 8×8 on tiny grey PNGs with narrow models."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -15,15 +14,13 @@ from fastest.dataset.files import DirDataset
 from fastest.errors import FastestValueError
 from fastest.trace.io import ModelSaver
 from fastest.trace.trace import Trace
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_generation/pggan/pggan.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("pggan_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "pggan_app")
 
 
 @pytest.fixture(scope="module")

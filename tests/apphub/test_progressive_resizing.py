@@ -1,6 +1,5 @@
 """The progressive-resizing app: five short epochs on tiny generated data."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,15 +10,13 @@ from matplotlib.image import imread
 
 from fastest.errors import FastestValueError
 from fastest.trace.trace import Trace
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_classification/progressive_resizing/progressive_resizing.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("progressive_resizing_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "progressive_resizing_app")
 
 
 

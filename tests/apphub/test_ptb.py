@@ -1,6 +1,5 @@
 """The Penn Treebank language-model app: a few steps on a tiny text in the loader's format."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import penn_treebank
 from fastest.errors import FastestValueError
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/NLP/language_modeling/ptb.py"
 VOCAB = [f"w{k:02d}" for k in range(30)]
@@ -18,10 +18,7 @@ SEQ = 8
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("ptb_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "ptb_app")
 
 
 def rows(n, length, seed):

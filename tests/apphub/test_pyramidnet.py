@@ -1,7 +1,6 @@
 """The PyramidNet app: the network's shapes and widths, and the real Estimator for a step with a shallow PyramidNet
 (one step of the 272-layer network takes far longer on a CPU than this file may)."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -12,16 +11,14 @@ import torch
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair10
 from fastest.errors import FastestValueError
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_classification/pyramidnet/pyramidnet.py"
 
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("pyramidnet_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "pyramidnet_app")
 
 
 @pytest.mark.parametrize("depth, bottleneck, per_stage, expansion", [(20, True, 2, 4), (14, False, 2, 1)])

@@ -1,6 +1,5 @@
 """The RandAugment app: the 14 ops at levels 0 and 10, the pipeline, a short fit and test, the grid."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair10
 from fastest.errors import FastestValueError
 from fastest.op.numpyop.meta import OneOf
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/automl/rand_augment/rand_augment.py"
 NAMES = ["Rotate", "Identity", "AutoContrast", "Equalize", "Posterize", "Solarize", "Sharpness", "Contrast",
@@ -21,10 +21,7 @@ MEAN, STD = np.array([0.4914, 0.4822, 0.4465]), np.array([0.2471, 0.2435, 0.2616
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("rand_augment_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "rand_augment_app")
 
 
 def images(n, seed):

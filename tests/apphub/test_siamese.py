@@ -1,6 +1,5 @@
 """The Siamese-network app on a tiny Omniglot-shaped tree of PNGs (65×65 drawings instead of 105×105)."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -13,16 +12,14 @@ from torch import nn
 from fastest.dataset import SiameseDirDataset
 from fastest.dataset.data import omniglot
 from fastest.trace import Data
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/one_shot_learning/siamese_network/siamese.py"
 SIZE = 65  # the smallest side the network takes
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("siamese_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "siamese_app")
 
 
 def write_split(root, alphabets, characters, drawings=2, seed=0):

@@ -1,6 +1,5 @@
 """The SimCLR app: the NT-Xent loss, the two augmented views, and both stages for a step on tiny ciFAIR-10-like data."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,16 +9,14 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair10
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/contrastive_learning/simclr/simclr.py"
 
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("simclr_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "simclr_app")
 
 
 def images(n, seed):

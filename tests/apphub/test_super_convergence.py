@@ -1,6 +1,5 @@
 """The super-convergence app: the schedules, the LR range test and a few one-cycle steps on tiny ciFAIR-10-like data."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,15 +9,13 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair10
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/lr_controller/super_convergence/super_convergence.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("super_convergence_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "super_convergence_app")
 
 
 def images(n, seed):

@@ -1,6 +1,5 @@
 """The SuperLoss app: label corruption, then a few steps on tiny data in ciFAIR-100's format."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,15 +10,13 @@ import torch
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair100
 from fastest.errors import FastestValueError
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/curriculum_learning/superloss/superloss.py"
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("superloss_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "superloss_app")
 
 
 def images(n, seed):

@@ -1,7 +1,6 @@
 """The uncertainty-weighted multi-task app: a few steps on tiny CUB-200 files in the real layout (jpg + .mat)."""
 
 import csv
-import importlib.util
 import math
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from fastest.dataset import CSVDataset
 from fastest.dataset.data import cub200
 from fastest.errors import FastestValueError
 from fastest.schedule import cosine_decay
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/multi_task_learning/uncertainty_weighted_loss/uncertainty_loss.py"
 SIZE, CLASSES = 64, 3
@@ -23,10 +23,7 @@ SHAPES = [(40, 30), (30, 50), (48, 48), (20, 36), (44, 26), (36, 40), (28, 28), 
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("uncertainty_loss_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "uncertainty_loss_app")
 
 
 def fake_cub(folder):

@@ -1,6 +1,5 @@
 """The U-Net lung-segmentation app on a tiny Montgomery tree (32×32 instead of 512×512)."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 
 from fastest.dataset.data import montgomery
+from tests.apphub.apps import load_script
 from tests.apphub.fake_montgomery import make_montgomery
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/semantic_segmentation/unet/unet.py"
@@ -15,10 +15,7 @@ SIZE = 32
 
 
 def load_app():
-    spec = importlib.util.spec_from_file_location("unet_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "unet_app")
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """The UNet 3+ app on a few platelet-em-shaped tiles (the model sees them resized to 16×16×8, 2 filters wide)."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import torch
 
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import em_3d
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/semantic_segmentation/unet3d_3plus/unet3d_3plus.py"
 TILE = (256, 256, 24)  # the loader's tiles: (height, width, depth)
@@ -18,10 +18,7 @@ SHAPE = (16, 16, 8)
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("unet3d_3plus_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "unet3d_3plus_app")
 
 
 def tiles(count, seed):

@@ -1,6 +1,5 @@
 """The ViT app: the model's shapes, then pretraining and fine-tuning for a couple of steps each on tiny data."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,16 +10,14 @@ import torch
 from fastest.dataset import NumpyDataset
 from fastest.dataset.data import cifair10, cifair100
 from fastest.errors import FastestValueError
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/image_classification/vit/vit.py"
 
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("vit_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "vit_app")
 
 
 def cifar_like(classes: int, seed: int) -> tuple[NumpyDataset, NumpyDataset]:

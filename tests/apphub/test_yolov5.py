@@ -1,7 +1,6 @@
 """The YOLOv5 app: its data ops, target assignment, decoding and loss, and two training steps plus an eval on
 tiny COCO-format samples (64×64 images, a narrow and shallow network)."""
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from fastest.dataset.data import mscoco
+from tests.apphub.apps import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "apphub/instance_detection/yolov5/yolov5.py"
 SIZE = 64
@@ -19,10 +19,7 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def app():
-    spec = importlib.util.spec_from_file_location("yolov5_app", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "yolov5_app")
 
 
 class Samples(Dataset):
