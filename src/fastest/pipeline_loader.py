@@ -224,7 +224,8 @@ class Collator:
             batch = self.assemble(flat)
             return Pieces(flat, batch) if isinstance(batch, Filtered) else batch
         if isinstance(samples, Gathered):
-            columns = dict(samples.columns) if self.refill else samples.columns  # batch ops may edit it in place
+            # batch ops write into the dict; the loader may need the untouched samples if one drops the batch
+            columns = dict(samples.columns) if self.refill and self.batch_ops else samples.columns
             batch = run_ops(self.batch_ops, samples.columns, self.state, method="forward_batch")
             if isinstance(batch, Filtered):  # the loader may need the samples (to fill a batch with them)
                 count = len(next(iter(columns.values()))) if columns else 0
