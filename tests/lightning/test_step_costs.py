@@ -1,16 +1,20 @@
-"""Per-step shortcuts keep their meaning: cached parameters, Lightning's NVML check on machines without NVML."""
+"""Per-step shortcuts keep their meaning: cached parameters, Lightning's NVML check on machines without NVML,
+direct backward/step and batch transfer where Lightning's own path would only call empty hooks."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from torch import nn
 
 import fastest as fe
 from fastest.dataset import NumpyDataset
 from fastest.lightning import nvml
+from fastest.lightning.module import direct_steps
 from fastest.op.tensorop import TensorOp
 from fastest.op.tensorop.loss import CrossEntropy
 from fastest.op.tensorop.model import ModelOp, UpdateOp
@@ -71,3 +75,71 @@ def test_gathered_batches_train_like_stacked_ones(monkeypatch):
     gathered = train()
     monkeypatch.setattr(NumpyDataset, "gather", lambda self, indices, keys=None: None)
     assert all(torch.equal(a, b) for a, b in zip(gathered, train()))
+
+
+# ----- direct backward/step and batch transfer: taken only where Lightning's path would do nothing more
+class CountStepHooks(pl.Callback):
+    """Implements the hooks Lightning's backward and optimizer step call: the direct path must step aside."""
+
+    def __init__(self) -> None:
+        self.calls = {"on_before_backward": 0, "on_after_backward": 0, "on_before_optimizer_step": 0}
+
+    def on_before_backward(self, trainer, pl_module, loss):
+        self.calls["on_before_backward"] += 1
+
+    def on_after_backward(self, trainer, pl_module):
+        self.calls["on_after_backward"] += 1
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        self.calls["on_before_optimizer_step"] += 1
+
+
+class MarkBatches(pl.LightningDataModule):
+    """Wraps fastest's datamodule and implements on_after_batch_transfer: it must run on every batch."""
+
+    def __init__(self, inner: pl.LightningDataModule) -> None:
+        super().__init__()
+        self.inner, self.seen = inner, 0
+
+    def train_dataloader(self):
+        return self.inner.train_dataloader()
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        self.seen += 1
+        return batch
+
+
+def _run_in_trainer(root: Any, data: NumpyDataset, callbacks: list[pl.Callback], wrap_data: bool = False,
+                    epochs: int = 2) -> tuple[list[torch.Tensor], pl.Trainer, Any]:
+    torch.manual_seed(0)
+    from tests.conftest import TinyNet
+    model = fe.build(model_fn=TinyNet, optimizer_fn="adam")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    parts = quiet_estimator(fe.Pipeline(train_data=data, batch_size=8), network, epochs=epochs).to_lightning(
+        warmup=False)
+    datamodule = MarkBatches(parts.datamodule) if wrap_data else parts.datamodule
+    trainer = pl.Trainer(**{**parts.trainer_kwargs, "logger": False, "default_root_dir": root}, callbacks=[*parts.callbacks, *callbacks])
+    trainer.fit(parts.module, datamodule=datamodule)
+    return [p.detach().clone() for p in model.parameters()], trainer, datamodule
+
+
+def test_direct_steps_train_like_lightnings_full_path_and_count_steps(tmp_path):
+    rng = np.random.default_rng(2)
+    data = NumpyDataset({"x": rng.normal(size=(40, 4)).astype(np.float32), "y": rng.integers(0, 2, 40)})
+    direct, trainer, _ = _run_in_trainer(tmp_path, data, [])
+    assert direct_steps(trainer, trainer.lightning_module)
+    assert trainer.global_step == 10  # 2 epochs × 5 steps: Lightning's step counter still moves
+    hooks = CountStepHooks()
+    full, trainer, _ = _run_in_trainer(tmp_path, data, [hooks])
+    assert not direct_steps(trainer, trainer.lightning_module)
+    assert hooks.calls == {"on_before_backward": 10, "on_after_backward": 10, "on_before_optimizer_step": 10}
+    assert trainer.global_step == 10
+    assert all(torch.equal(a, b) for a, b in zip(direct, full))
+
+
+def test_a_datamodule_batch_hook_still_runs_every_step(tmp_path):
+    rng = np.random.default_rng(3)
+    data = NumpyDataset({"x": rng.normal(size=(24, 4)).astype(np.float32), "y": rng.integers(0, 2, 24)})
+    _, trainer, datamodule = _run_in_trainer(tmp_path, data, [], wrap_data=True, epochs=1)
+    assert datamodule.seen == 3 and trainer.global_step == 3

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 from pytorch_lightning.accelerators import CPUAccelerator
+from pytorch_lightning.plugins.precision import Precision
+from pytorch_lightning.profilers import PassThroughProfiler
+from pytorch_lightning.strategies import SingleDeviceStrategy
+from pytorch_lightning.utilities import move_data_to_device
+from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from torch.nn.parallel import DistributedDataParallel
@@ -20,12 +26,35 @@ from fastest.schedule import all_values
 from fastest.trace.system import System
 
 
+# Hooks Lightning's backward and optimizer step exist to call; where nothing implements them, the direct path skips them.
+_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+
+
+def direct_steps(trainer: pl.Trainer, module: pl.LightningModule) -> bool:
+    """Whether Lightning's backward and optimizer-step machinery would do nothing but call empty hooks.
+
+    True for one device at 32-bit precision, no profiler, and no callback or module that implements
+    ``on_before_backward``, ``on_after_backward``, ``on_before_optimizer_step`` or ``backward``. Then
+    :class:`LightningUpdater` calls ``torch.autograd.backward`` and the optimizer itself (Lightning's
+    step counter still moves): about a tenth of a small model's step on a CPU. Mixed precision,
+    DDP, DeepSpeed, FSDP, profilers and hook-implementing callbacks keep Lightning's full path.
+    """
+    if type(trainer.strategy) is not SingleDeviceStrategy or type(trainer.precision_plugin) is not Precision:
+        return False
+    if not isinstance(trainer.profiler, PassThroughProfiler):
+        return False
+    if any(is_overridden(hook, module, pl.LightningModule) for hook in (*_STEP_HOOKS, "backward")):
+        return False
+    return not any(is_overridden(hook, callback, pl.Callback) for callback in trainer.callbacks for hook in _STEP_HOOKS)
+
+
 class LightningUpdater:
     """Backward and optimizer steps through Lightning, so precision plugins and strategies apply.
 
     ``manual_backward`` scales the loss under 16-bit mixed precision; ``inputs=params`` keeps each
     loss's gradients on its own model. The Lightning-wrapped optimizer steps (unscaling, skipping
-    inf steps) and is zeroed after each step.
+    inf steps) and is zeroed after each step. Where Lightning would only call empty hooks around
+    them (:func:`direct_steps`), backward and step run directly.
 
     Works for the generated module and for a user's own LightningModule (``automatic_optimization =
     False``) whose ``configure_optimizers`` returns the optimizers of the models it updates.
@@ -43,6 +72,7 @@ class LightningUpdater:
         self._trainer: Any = None
         self._parameters: dict[int, tuple[nn.Parameter, ...]] = {}  # per model, looked up again every epoch
         self._parameters_epoch = -1
+        self._direct = False  # see direct_steps; decided once per Trainer
 
     def backward(self, loss: torch.Tensor, model: nn.Module, retain_graph: bool) -> None:
         epoch = self.module.current_epoch
@@ -53,13 +83,22 @@ class LightningUpdater:
             every = self._parameters[id(model)] = tuple(model.parameters())
         params = [p for p in every if p.requires_grad]  # frozen layers may change at any step
         if params:
+            if self._trainer is not self.module.trainer:
+                self._new_trainer()
+            if self._direct:
+                torch.autograd.backward(loss, inputs=params, retain_graph=retain_graph)
+                return
             with self.ddp.no_sync() if self.ddp is not None else contextlib.nullcontext():
                 self.module.manual_backward(loss, inputs=params, retain_graph=retain_graph)
+
+    def _new_trainer(self) -> None:
+        self._optimizers, self._trainer = {}, self.module.trainer
+        self._direct = direct_steps(self._trainer, self.module)
 
     def optimizer_of(self, model: Any) -> Any:
         """The Lightning-wrapped optimizer that updates ``model`` (found once per Trainer)."""
         if self._trainer is not self.module.trainer:
-            self._optimizers, self._trainer = {}, self.module.trainer
+            self._new_trainer()
         key = id(model.current_optimizer)
         if key not in self._optimizers:
             wrapped = self.module.optimizers(use_pl_optimizer=True)
@@ -81,7 +120,12 @@ class LightningUpdater:
             average_gradients(model)
         if self.clip is not None:
             self.module.clip_gradients(optimizer, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
-        optimizer.step()
+        if self._direct:  # Lightning's step counter (global_step) moves in _on_before_step/_on_after_step
+            optimizer._on_before_step()
+            optimizer.optimizer.step()
+            optimizer._on_after_step()
+        else:
+            optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
 
@@ -114,6 +158,9 @@ def average_gradients(model: nn.Module) -> None:
         grad.copy_(synced)
 
 
+_TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
 class FastestModule(pl.LightningModule):
     """Runs ``network`` for the mode of each Lightning step and returns batch + predictions.
 
@@ -134,6 +181,15 @@ class FastestModule(pl.LightningModule):
         self.models = nn.ModuleList(network.models)
         self.updater = LightningUpdater(self, gradient_clip)
         self._threads = ThreadLimit()
+        self._transfer_hooks: tuple[Any, bool] = (None, True)  # (Trainer, whether any transfer hook is implemented)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning names the running hook in _current_fx_name around every hook call, a dozen times a step;
+        # nn.Module's __setattr__ would first look for parameters, modules and buffers in the plain string.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def setup(self, stage: str) -> None:
         if isinstance(self.trainer.accelerator, CPUAccelerator):  # see fastest.lightning.threads
@@ -149,6 +205,22 @@ class FastestModule(pl.LightningModule):
     def on_train_start(self) -> None:
         wrapper = self.trainer.strategy.model
         self.updater.ddp = wrapper if isinstance(wrapper, DistributedDataParallel) else None  # see average_gradients
+
+    def _call_batch_hook(self, hook_name: str, *args: Any) -> Any:
+        """Lightning's three batch transfer hooks, each called through the Trainer's hook machinery every
+        step; where neither this module nor the datamodule implements one, what the defaults do, directly
+        (a CPU batch stays as it is)."""
+        trainer, hooked = self._transfer_hooks
+        if trainer is not self._trainer:
+            sources = [source for source in (self, getattr(self._trainer, "datamodule", None)) if source is not None]
+            hooked = any(is_overridden(hook, source) for source in sources for hook in _TRANSFER_HOOKS)
+            self._transfer_hooks = (self._trainer, hooked)
+        if hooked or hook_name not in _TRANSFER_HOOKS:
+            return super()._call_batch_hook(hook_name, *args)
+        batch = args[0]
+        if hook_name == "transfer_batch_to_device" and args[1].type != "cpu":
+            return move_data_to_device(batch, args[1])
+        return batch
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         optimizers: list[torch.optim.Optimizer] = []
@@ -175,3 +247,9 @@ class FastestModule(pl.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any] | None:
         return self._step(batch, "test")
+
+
+# Lightning reads the step methods' signatures every step (does it take batch_idx? dataloader_idx?); inspect
+# returns a function's __signature__ as it is instead of building it again.
+for _step_method in (FastestModule.training_step, FastestModule.validation_step, FastestModule.test_step):
+    _step_method.__signature__ = inspect.signature(_step_method)  # type: ignore[attr-defined]
