@@ -117,6 +117,8 @@ class Network:
         key = (mode, epoch, ds_id)
         plan = self._plans.get(key)
         if plan is None:
+            if any(cached[1] != epoch for cached in self._plans):  # a new epoch: the old plans go (memory stays flat)
+                self._plans = {cached: kept for cached, kept in self._plans.items() if cached[1] == epoch}
             ops = get_current_items(self.ops, mode, epoch, ds_id)
             grad_ops = [i for i, op in enumerate(ops) if op.computes_gradients]
             last = grad_ops[-1] if grad_ops else -1

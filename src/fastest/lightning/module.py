@@ -25,7 +25,6 @@ from fastest.network import Network
 from fastest.schedule import all_values
 from fastest.trace.system import System
 
-
 # Hooks Lightning's backward and optimizer step exist to call; where nothing implements them, the direct path skips them.
 _STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
 

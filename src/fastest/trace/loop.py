@@ -87,6 +87,8 @@ class EventLoop:
         key = (event, epoch, mode, "*" if ds_id is None else ds_id)
         traces = self._cache.get(key)
         if traces is None:
+            if epoch and any(cached[1] not in (0, epoch) for cached in self._cache):  # a new epoch: keep memory flat
+                self._cache = {cached: kept for cached, kept in self._cache.items() if cached[1] in (0, epoch)}
             found: list[Trace] = []
             for ds in self._mode_ds_ids(mode) if ds_id is None else [ds_id]:
                 found += [t for t in self.traces_for(mode, epoch, ds) if all(t is not f for f in found)]
