@@ -29,7 +29,7 @@ from fastest.trace.system import System
 _STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
 
 
-def direct_steps(trainer: pl.Trainer, module: pl.LightningModule) -> bool:
+def direct_steps(trainer: Any, module: pl.LightningModule) -> bool:
     """Whether Lightning's backward and optimizer-step machinery would do nothing but call empty hooks.
 
     True for one device at 32-bit precision, no profiler, and no callback or module that implements
