@@ -119,7 +119,7 @@ class LightningUpdater:
             average_gradients(model)
         if self.clip is not None:
             self.module.clip_gradients(optimizer, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
-        if self._direct:  # Lightning's step counter (global_step) moves in _on_before_step/_on_after_step
+        if self._direct and hasattr(optimizer, "_on_after_step"):  # they move Lightning's step counter (global_step)
             optimizer._on_before_step()
             optimizer.optimizer.step()
             optimizer._on_after_step()
