@@ -136,7 +136,7 @@ class ManualModule(AutoModule):
 # ------------------------------------------------------------------------------------------------ variants
 # Each returns the seconds its fit (or evaluation) took, from just before the loop object is built.
 
-def run_raw(data: dict[str, np.ndarray], epochs: int) -> float:
+def run_raw(data: dict[str, np.ndarray], epochs: int, after_epoch: Callable[[], None] | None = None) -> float:
     start = time.perf_counter()
     model = small_cnn()
     opt = torch.optim.Adam(model.parameters())
@@ -148,6 +148,8 @@ def run_raw(data: dict[str, np.ndarray], epochs: int) -> float:
             opt.zero_grad()
             loss.backward()
             opt.step()
+        if after_epoch is not None:
+            after_epoch()
     return time.perf_counter() - start
 
 
@@ -410,16 +412,8 @@ def memory_growth(which: str, data: dict[str, np.ndarray], epochs: int) -> list[
                 pl.Trainer(**lightning_flags(epochs), callbacks=[callback]).fit(
                     AutoModule(), train_dataloaders=loader(data["x"], data["y"]))
             return callback.per_epoch
-        model, per_epoch = small_cnn(), []
-        opt = torch.optim.Adam(model.parameters())
-        batches = loader(data["x"], data["y"])
-        for _ in range(epochs):
-            for batch in batches:
-                loss = sparse_categorical_crossentropy(model(batch["x"]), batch["y"])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            per_epoch.append(traced_now())
+        per_epoch: list[int] = []
+        run_raw(data, epochs, after_epoch=lambda: per_epoch.append(traced_now()))
         return per_epoch
     finally:
         tracemalloc.stop()
