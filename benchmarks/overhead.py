@@ -12,11 +12,11 @@ by the DataLoader:
 
 **Marginal cost per step** (the headline): each variant's ``fit`` is timed for a short and a long run
 (2 and 10 epochs); the slope ``(t_long - t_short) / (steps_long - steps_short)`` excludes everything
-paid once (Trainer construction, preflight, smoke step, loader start). Variants alternate within a
-round (each round starts with the next variant); ratios are taken within each round, and their median
-over ``--rounds`` rounds is reported with min and max: on a shared machine whose speed drifts by tens
-of percent over seconds, only ratios of neighbouring runs mean much (the "fixed s" column is the
-line's intercept).
+paid once (Trainer construction, preflight, smoke step, loader start). A round runs the variants in a
+palindrome (A B C D D C B A; each round starts with the next variant) and averages each variant's two
+slopes; ratios are taken within each round, and their median over ``--rounds`` rounds is reported with
+min and max: on a shared machine whose speed drifts by tens of percent over seconds, only ratios of
+neighbouring runs mean much (the "fixed s" column is the line's intercept).
 
 Secondary lines: the same slope with per-sample preprocessing (ExpandDims + Minmax as NumpyOps for
 fastest, in ``__getitem__`` for auto), and the evaluation step (fastest's ``Estimator.test`` against
@@ -222,23 +222,31 @@ SECONDARY: dict[str, tuple[str, Variant]] = {
 
 def measure(variants: dict[str, tuple[str, Variant]], data: dict[str, np.ndarray], short: int, long: int,
             steps_per_epoch: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Per variant: marginal µs/step and fixed seconds (intercept), one value per round."""
+    """Per variant: marginal µs/step and fixed seconds (intercept), one value per round.
+
+    A round runs every variant twice, in a palindrome (A B C D D C B A, the short and long runs mirrored
+    too), and averages each variant's two slopes: a drift in the machine's speed through the round then
+    weighs on every variant alike."""
     slopes: dict[str, list[float]] = {key: [] for key in variants}
     fixed: dict[str, list[float]] = {key: [] for key in variants}
     extra_steps = (long - short) * steps_per_epoch
     keys = list(variants)
     for round_idx in range(rounds):
         shift = round_idx % len(keys)  # each round starts with another variant: no fixed position in time
-        for key in keys[shift:] + keys[:shift]:
+        order = keys[shift:] + keys[:shift]
+        this_round: dict[str, list[tuple[float, float]]] = {key: [] for key in keys}
+        for position, key in enumerate(order + order[::-1]):
             run = variants[key][1]
             times = {}
-            for epochs in (short, long) if round_idx % 2 == 0 else (long, short):
+            for epochs in (short, long) if position < len(order) else (long, short):
                 torch.manual_seed(SEED)
                 gc.collect()
                 times[epochs] = run(data, epochs)
             slope = (times[long] - times[short]) / extra_steps
-            slopes[key].append(slope * 1e6)
-            fixed[key].append(times[short] - slope * short * steps_per_epoch)
+            this_round[key].append((slope * 1e6, times[short] - slope * short * steps_per_epoch))
+        for key, pair in this_round.items():
+            slopes[key].append(statistics.fmean(s for s, _ in pair))
+            fixed[key].append(statistics.fmean(f for _, f in pair))
         print(f"round {round_idx + 1}: " + ", ".join(f"{k}={v[-1]:.0f}" for k, v in slopes.items()) + " µs/step",
               flush=True)
     return slopes, fixed

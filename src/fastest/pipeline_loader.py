@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ from fastest.errors import FastestTypeError, FastestValueError, add_location
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
 from fastest.op.op import Filtered, gather_inputs, run_op
 from fastest.op.step import StepContext, location
+
+_SECOND = itemgetter(1)  # the index of an (epoch, index) pair
 
 DS_ID_KEY = "__ds_id__"  # tags batches of multi-dataset training; the trace bridge removes it
 
@@ -97,8 +100,10 @@ class OpDataset(Dataset):
         dataset can gather them at once (no per-sample op: the same arrays, without per-sample dicts)."""
         if self.gather:
             size = len(self)
-            pairs = np.asarray(items, dtype=np.int64)  # (epoch, index) pairs from the EpochSampler, or indices
-            indices = (pairs[:, 1] if pairs.ndim == 2 else pairs) % size
+            if items and isinstance(items[0], tuple):  # (epoch, index) pairs from the EpochSampler
+                indices = np.fromiter(map(_SECOND, items), dtype=np.int64, count=len(items)) % size
+            else:
+                indices = np.asarray(items, dtype=np.int64) % size
             columns = self.dataset.gather(indices, self.keep_keys)  # type: ignore[attr-defined]
             if columns is not None:
                 return Gathered(columns)

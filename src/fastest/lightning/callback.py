@@ -127,9 +127,8 @@ class TraceBridge(pl.Callback):
         if self._skip_batch:
             return
         tagged = batch.pop(DS_ID_KEY, None) if isinstance(batch, dict) else None
-        ds_ids = self.loop.ds_ids(mode, max(self.system.epoch_idx, 1)) or [""]
         self.loop.batch_begin(mode, batch if isinstance(batch, dict) else {},
-                              tagged if tagged is not None else ds_ids[dataloader_idx])
+                              tagged if tagged is not None else self.loop.mode_ds_ids(mode)[dataloader_idx])
 
     def _batch_end(self, mode: str, batch: Any, outputs: Any, last: bool = False) -> None:
         if not self._skip_batch:

@@ -174,7 +174,7 @@ class TrainEssential(Trace):
             value = data.get(key)
             if not isinstance(value, torch.Tensor) or not value.is_floating_point():
                 continue
-            if value.device.type == "cpu":
+            if value.is_cpu:
                 if key not in self.first_bad and not (math.isfinite(value.item()) if value.numel() == 1
                                                       else bool(torch.isfinite(value.detach()).all())):
                     self.first_bad[key] = step

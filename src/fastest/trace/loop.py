@@ -68,6 +68,7 @@ class EventLoop:
         self._resume_rng: dict[str, Any] | None = None
         self._continue_epoch = False
         self._cache: dict[tuple[str, int, str, str], list[Trace]] = {}
+        self._ds_cache: dict[tuple[str, int], list[str]] = {}  # (mode, epoch) -> ds_ids, this epoch's only
         self.train_open = False
         self.stopped_mid_epoch = False
         self._skip_batch = False
@@ -77,9 +78,17 @@ class EventLoop:
     def clear_cache(self) -> None:
         """Forget which traces hear which event (when ``traces_for`` or ``ds_ids`` change)."""
         self._cache.clear()
+        self._ds_cache.clear()
 
-    def _mode_ds_ids(self, mode: str) -> list[str]:
-        return self.ds_ids(mode, max(self.system.epoch_idx, 1)) or [""]
+    def mode_ds_ids(self, mode: str) -> list[str]:
+        """The dataset ids of ``mode`` at the current epoch, in DataLoader order (``[""]`` when it has none)."""
+        key = (mode, max(self.system.epoch_idx, 1))
+        found = self._ds_cache.get(key)
+        if found is None:
+            if any(cached[1] != key[1] for cached in self._ds_cache):  # a new epoch: keep memory flat
+                self._ds_cache.clear()
+            found = self._ds_cache[key] = self.ds_ids(*key) or [""]
+        return found
 
     def _traces(self, event: str, mode: str, ds_id: str | None = None) -> list[Trace]:
         """Traces of ``mode`` that override ``event`` (``ds_id`` None: those of any dataset of the mode)."""
@@ -90,7 +99,7 @@ class EventLoop:
             if epoch and any(cached[1] not in (0, epoch) for cached in self._cache):  # a new epoch: keep memory flat
                 self._cache = {cached: kept for cached, kept in self._cache.items() if cached[1] in (0, epoch)}
             found: list[Trace] = []
-            for ds in self._mode_ds_ids(mode) if ds_id is None else [ds_id]:
+            for ds in self.mode_ds_ids(mode) if ds_id is None else [ds_id]:
                 found += [t for t in self.traces_for(mode, epoch, ds) if all(t is not f for f in found)]
             traces = [t for t in found if getattr(type(t), event) is not getattr(Trace, event)]
             self._cache[key] = traces
@@ -146,7 +155,7 @@ class EventLoop:
                 self.system.network.set_epoch(self.system.epoch_idx)
                 self.train_open = True
                 self.system.mode = mode
-                self.system.ds_id = self._mode_ds_ids(mode)[0]
+                self.system.ds_id = self.mode_ds_ids(mode)[0]
                 return
             self.system.epoch_idx += 1
             self.system.network.set_epoch(self.system.epoch_idx)
@@ -155,7 +164,7 @@ class EventLoop:
             self.close_train_epoch()
         self.system.mode = mode
         self.system.batch_idx = 0
-        self.system.ds_id = self._mode_ds_ids(mode)[0]
+        self.system.ds_id = self.mode_ds_ids(mode)[0]
         self._open_ds, self._ds_logs = None, Data()
         self._run(self._traces("on_epoch_begin", mode), "on_epoch_begin", Data())
 
@@ -167,7 +176,7 @@ class EventLoop:
         if mode == "train" and self.checkpoint is not None:
             self.checkpoint(Position(self.system.epoch_idx - 1, self.system.batch_idx), False)
         self.system.mode = mode
-        self.system.ds_id = ds_id if ds_id is not None else self._mode_ds_ids(mode)[0]
+        self.system.ds_id = ds_id if ds_id is not None else self.mode_ds_ids(mode)[0]
         self.system.batch_idx += 1
         if mode == "train":
             self.system.global_step += 1
@@ -175,7 +184,9 @@ class EventLoop:
             self._close_ds(mode, self._ds_logs)
             self._open_ds = self.system.ds_id
             run_event(self._per_ds_traces(mode, self._open_ds), "on_ds_begin", Data(), self.system)
-        self._run(self._traces("on_batch_begin", mode, self.system.ds_id), "on_batch_begin", Data(batch))
+        traces = self._traces("on_batch_begin", mode, self.system.ds_id)
+        if traces:
+            self._run(traces, "on_batch_begin", Data(batch))
 
     def batch_end(self, mode: str, batch: dict[str, Any], last: bool = False) -> None:
         """``batch`` is what traces see: the batch and the Network's predictions. ``last``: the epoch's
