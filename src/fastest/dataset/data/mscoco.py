@@ -77,12 +77,14 @@ class MSCOCODataset(DirDataset):
         self._complete = np.array([self._has_all(i) for i in self.data["image_id"].tolist()], dtype=bool)
 
     def _boxes(self, image_id: int) -> list[dict[str, Any]]:
-        assert self.instances is not None
+        if self.instances is None:  # boxes were not asked for
+            return []
         annotations = self.instances.loadAnns(self.instances.getAnnIds(imgIds=image_id))
         return [a for a in annotations if a["bbox"][2] * a["bbox"][3] > self.min_bbox_area]
 
     def _people(self, image_id: int) -> list[dict[str, Any]]:
-        assert self.keypoints is not None
+        if self.keypoints is None:  # keypoints were not asked for
+            return []
         annotations = self.keypoints.loadAnns(self.keypoints.getAnnIds(imgIds=image_id))
         return [a for a in annotations if a["num_keypoints"] > 0]
 
