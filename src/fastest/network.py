@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -45,6 +44,7 @@ class StepPlan:
     defer_from: int  # ops from this index on are a trailing block of UpdateOps: steps wait until the end
     needs_grad: bool
     slicers: list[Slicer]  # cut the batch into mini-batches, each a step of its own
+    pops: list[Any]  # post-processing NumpyOps: on the CPU, batch-wise, after the ops (and slicers)
 
 
 class Network:
@@ -52,7 +52,9 @@ class Network:
 
     Args:
         ops: TensorOps (or Schedulers of TensorOps), run in order on each batch.
-        pops: NumpyOps run on the CPU on the step's outputs (post-processing; used by ``transform``).
+        pops: Post-processing NumpyOps, run batch-wise (``forward_batch``) on the CPU after the ops at every
+            step of fit, test and ``transform``: the keys they read arrive as numpy arrays, what they
+            write goes on as CPU tensors, and traces see it.
         slicers: ``fastest.slicer`` Slicers (or Schedulers of them): the step's ops then run once per
             mini-batch cut from the batch, and the keys the slicers un-slice are re-assembled.
 
@@ -68,9 +70,11 @@ class Network:
     def __init__(self, ops: Iterable[TensorOp | Scheduler | None], pops: Any = None, slicers: Any = None) -> None:
         from fastest.op.numpyop.numpyop import NumpyOp
 
-        self.ops: list[Any] = [op for op in to_list(ops) if op is not None] if not isinstance(ops, TensorOp) else [ops]
+        single = isinstance(ops, (TensorOp, Scheduler))
+        self.ops: list[Any] = [ops] if single else [op for op in to_list(ops) if op is not None]
         check_op_types([v for op in self.ops for v in all_values(op)], TensorOp, "Network")
-        self.pops: list[Any] = [op for op in to_list(pops) if op is not None] if not isinstance(pops, NumpyOp) else [pops]
+        single = isinstance(pops, (NumpyOp, Scheduler))
+        self.pops: list[Any] = [pops] if single else [op for op in to_list(pops) if op is not None]
         check_op_types([v for op in self.pops for v in all_values(op)], NumpyOp, "Network pops")
         single = isinstance(slicers, (Slicer, Scheduler))
         self.slicers: list[Any] = [slicers] if single else [s for s in to_list(slicers) if s is not None]
@@ -130,7 +134,8 @@ class Network:
                 defer_from = len(ops)  # a single trailing update has nothing to wait for
             slicers = get_current_items(self.slicers, mode, epoch, ds_id)
             check_slicers(slicers, describe(mode, epoch, ds_id))
-            plan = StepPlan(ops, retain, defer_from, bool(grad_ops), slicers)
+            plan = StepPlan(ops, retain, defer_from, bool(grad_ops), slicers,
+                            get_current_items(self.pops, mode, epoch, ds_id))
             self._plans[key] = plan
         return plan
 
@@ -163,12 +168,14 @@ class Network:
         grad = plan.needs_grad or enable_grad
         try:
             if not plan.slicers:
-                return self._run_ops(plan, dict(batch), state, grad)
-            results = [_detached(self._run_ops(plan, minibatch, state, grad))  # frees each mini-batch's graph
-                       for minibatch in forward_slicers(plan.slicers, batch)]
-            return reverse_slicers(plan.slicers, results, batch)
+                store = self._run_ops(plan, dict(batch), state, grad)
+            else:
+                results = [_detached(self._run_ops(plan, minibatch, state, grad))  # frees each mini-batch's graph
+                           for minibatch in forward_slicers(plan.slicers, batch)]
+                store = reverse_slicers(plan.slicers, results, batch)
         finally:
             engine.updater = _TORCH  # holds no reference to a LightningModule between steps
+        return postprocess(plan.pops, store, state) if plan.pops else store
 
     def _run_ops(self, plan: StepPlan, store: dict[str, Any], state: StepContext, grad: bool) -> dict[str, Any]:
         """The plan's ops on one (mini-)batch, then the deferred updates."""
@@ -202,7 +209,7 @@ class Network:
         return [self._transform_one(batch, mode, epoch, ds_id) for batch in data]
 
     def _transform_one(self, data: Mapping[str, Any], mode: str, epoch: int, ds_id: str) -> ChainMap[str, Any]:
-        from fastest.pipeline import run_ops, to_tensor
+        from fastest.pipeline import to_tensor
 
         device = next((p.device for m in self.models for p in m.parameters()), torch.device("cpu"))
         batch = {}
@@ -210,19 +217,40 @@ class Network:
             value = to_tensor(value)
             batch[key] = value.to(device) if isinstance(value, torch.Tensor) else value
         self.set_epoch(epoch)
-        store = self.run_step(batch, mode, epoch, ds_id)
+        store = self.run_step(batch, mode, epoch, ds_id)  # the pops included
         out = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in store.items()}
-        pops = get_current_items(self.pops, mode, epoch, ds_id)
-        written = {key for op in self.plan(mode, epoch, ds_id).ops + pops for key in op.outputs}
-        if pops:
-            host = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
-            host = run_ops(pops, host, StepContext(mode, epoch, ds_id), method="forward_batch")
-            out = {k: to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in host.items()}
+        plan = self.plan(mode, epoch, ds_id)
+        written = {key for op in plan.ops + plan.pops for key in op.outputs}
         return ChainMap({k: v for k, v in out.items() if k in written},
                         {k: v for k, v in out.items() if k not in written})
 
 
 _TORCH = TorchUpdater()
+
+
+def postprocess(pops: list[Any], store: dict[str, Any], state: StepContext) -> dict[str, Any]:
+    """Run post-processing NumpyOps on a step's outputs, as FastEstimator's Network does: batch-wise
+    (``forward_batch``), on the CPU. The keys they read are handed over as numpy arrays; what they write comes
+    back as CPU tensors (strings and objects as they are); the other keys keep their tensors. An op that
+    returns ``FilteredData`` ends the post-processing of the batch (nothing is dropped: the step already ran).
+
+    >>> from fastest.op.numpyop import LambdaOp
+    >>> out = postprocess([LambdaOp(fn=lambda x: x.argmax(axis=-1), inputs="pred", outputs="label")],
+    ...                   {"pred": torch.tensor([[0.1, 0.9], [0.8, 0.2]])}, StepContext("eval"))
+    >>> out["label"]
+    tensor([1, 0])
+    """
+    from fastest.pipeline_loader import to_tensor
+
+    host = dict(store)
+    for key in {key for op in pops for key in op.inputs} & host.keys():
+        if isinstance(host[key], torch.Tensor):
+            host[key] = host[key].detach().cpu().numpy()
+    for op in pops:
+        if run_op(op, host, state, method="forward_batch") is not None:
+            break
+    written = {key for op in pops for key in op.outputs}
+    return {key: to_tensor(value) if key in written else store.get(key, value) for key, value in host.items()}
 
 #: FastEstimator's name of its PyTorch network: the same class in fastest.
 TorchNetwork = Network

@@ -118,7 +118,7 @@ def check_ds_ids(pipeline: Any, network: Any, traces: list[Any]) -> None:
     """An op, slicer or trace restricted to dataset ids must name datasets the Pipeline has: a typo would
     otherwise make it silently never run (or always run, for a '!' blacklist)."""
     known = {ds_id for sources in pipeline.data.values() for ds_id in sources}
-    items = [*pipeline.ops, *network.ops, *getattr(network, "slicers", []), *traces]
+    items = [*pipeline.ops, *network.ops, *getattr(network, "pops", []), *getattr(network, "slicers", []), *traces]
     for item in items:
         for value in all_values(item):
             ids: frozenset[str] = getattr(getattr(value, "ds_id", None), "ids", frozenset())
@@ -179,14 +179,20 @@ def check_keys(pipeline: Any, network: Any, traces: list[Any], modes: Iterable[s
                 for op in plan.ops:
                     needed[mode] |= {k for k in op.inputs if k not in produced}
                     produced |= set(op.outputs)
+                post_produced = set(produced)
+                for op in plan.pops:  # post-processing ops read the batch and the predictions too
+                    needed[mode] |= {k for k in op.inputs if k not in post_produced}
+                    post_produced |= set(op.outputs)
                 keys = walk_keys(plan.ops, keys, "network op", where)
+                keys = walk_keys(plan.pops, keys, "network post-processing op", where)
                 active: list[Trace] = get_current_items(traces, mode, epoch, ds_id)
                 _check_trace_outputs(active, network.get_loss_keys(), where)
                 sort_traces(active, available=keys, where=where)
                 _collect_trace_sources(active, keys, where, sources)
                 if plan.slicers:
                     needed[mode] |= {k for s in plan.slicers for k in [*s.inputs, *s.outputs] if k not in produced}
-                    _check_unsliced(plan.slicers, produced, {k for t in active for k in t.inputs}, where)
+                    _check_unsliced(plan.slicers, produced,
+                                    {k for item in [*active, *plan.pops] for k in item.inputs}, where)
                 for trace in active:
                     needed[mode] |= {k for k in trace.inputs if k != "*"}
                     if not isinstance(trace, (TrainEssential, EvalEssential)):  # they only echo monitored keys
