@@ -89,3 +89,34 @@ def test_traces_see_training_predictions_without_their_autograd_graph():
     fe.Estimator(fe.Pipeline(train_data=data(12, 0), batch_size=4, num_process=0), network, epochs=1, traces=[reader],
                  log_steps=None, progress_bar=False, accelerator="cpu").fit()
     assert reader.seen == [(False, (4, 2))] * 3
+
+
+class CountSamples(fe.trace.Trace):
+    """Counts the eval samples of its dataset and logs the count at the epoch's end."""
+
+    def __init__(self, ds_id: str) -> None:
+        super().__init__(inputs="y", outputs=f"samples_{ds_id}", mode="eval", ds_id=ds_id)
+        self.count = 0
+
+    def on_epoch_begin(self, data):
+        self.count = 0
+
+    def on_batch_end(self, data):
+        self.count += len(data["y"])
+
+    def on_epoch_end(self, data):
+        data.write_with_log(self.outputs[0], self.count)
+
+
+def test_a_trace_of_the_last_dataset_logs_before_the_logger_records_the_epoch():
+    # each dataset's traces come sorted; their union at the epoch's end must keep the Logger last, or what a
+    # trace of dataset "b" writes there misses the Summary
+    model = fe.build(lambda: nn.Sequential(nn.Linear(3, 2), nn.Softmax(-1)), optimizer_fn="sgd")
+    network = fe.Network([ModelOp(model=model, inputs="x", outputs="y_pred"),
+                          CrossEntropy(inputs=("y_pred", "y"), outputs="ce"), UpdateOp(model=model, loss_name="ce")])
+    pipeline = fe.Pipeline(train_data=data(8, 0), eval_data={"a": data(8, 1), "b": data(12, 2)}, batch_size=4)
+    estimator = fe.Estimator(pipeline, network, epochs=2, traces=[CountSamples("a"), CountSamples("b")],
+                             log_steps=None, progress_bar=False, accelerator="cpu")
+    history = estimator.fit("two eval sets").history["eval"]
+    assert dict(history["samples_a"]) == {2: 8, 4: 8}
+    assert dict(history["samples_b"]) == {2: 12, 4: 12}

@@ -14,7 +14,7 @@ import torch
 
 from fastest.trace.restore import Position, set_rng_state
 from fastest.trace.system import System
-from fastest.trace.trace import Data, PerDSTrace, Trace, last_ones, run_event
+from fastest.trace.trace import Data, PerDSTrace, Trace, last_ones, run_event, sort_traces
 
 TraceSource = Callable[[str, int, str], list[Trace]]
 DsIdSource = Callable[[str, int], list[str]]
@@ -99,8 +99,11 @@ class EventLoop:
             if epoch and any(cached[1] not in (0, epoch) for cached in self._cache):  # a new epoch: keep memory flat
                 self._cache = {cached: kept for cached, kept in self._cache.items() if cached[1] in (0, epoch)}
             found: list[Trace] = []
-            for ds in self.mode_ds_ids(mode) if ds_id is None else [ds_id]:
+            sources = self.mode_ds_ids(mode) if ds_id is None else [ds_id]
+            for ds in sources:
                 found += [t for t in self.traces_for(mode, epoch, ds) if all(t is not f for f in found)]
+            if len(sources) > 1:  # each dataset's traces come sorted; so must their union (the Logger after all)
+                found = sort_traces(found)
             traces = [t for t in found if getattr(type(t), event) is not getattr(Trace, event)]
             self._cache[key] = traces
         return traces
