@@ -20,7 +20,7 @@ from fastest.dataset.interleave import InterleaveDataset
 from fastest.dataset.sampler import unwrap
 from fastest.errors import FastestTypeError, FastestValueError, add_location
 from fastest.op.numpyop.numpyop import Batch, NumpyOp
-from fastest.op.op import Filtered, gather_inputs, run_op
+from fastest.op.op import Filtered, FilteredData, gather_inputs, run_op
 from fastest.op.step import StepContext, location
 
 _SECOND = itemgetter(1)  # the index of an (epoch, index) pair
@@ -191,7 +191,7 @@ def run_ops(ops: list[Any], data: dict[str, Any], state: Mapping[str, Any],
     for op in ops:
         if getattr(op, "filters", False):
             if op.should_remove(gather_inputs(op, data), state):
-                return Filtered(op.replacement)
+                return FilteredData(op.replacement)  # FastEstimator's marker, also for hand-built OpDatasets
         else:
             dropped = run_op(op, data, state, method, sample)
             if dropped is not None:  # the op returned FilteredData

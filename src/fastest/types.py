@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 import torch
 
-from fastest.pipeline_loader import Filtered
+from fastest.op.op import Filtered, FilteredData
 
 __all__ = ["Array", "ArrayT", "CollectionT", "DataSequence", "FilteredData", "MapDataset", "Model", "ModelT",
            "Tensor", "TensorT"]
@@ -53,26 +53,6 @@ class _DataSequenceMeta(type):
 
 class DataSequence(metaclass=_DataSequenceMeta):
     """A sequence, numpy array or torch tensor (for annotations and ``isinstance``)."""
-
-
-class FilteredData(Filtered):
-    """Return this from a dataset's ``__getitem__`` (or an op) to drop the sample.
-
-    Args:
-        replacement: True: fill the batch with another sample (same steps per epoch); False: the epoch
-            gets shorter.
-
-    >>> FilteredData(), FilteredData(replacement=False).replacement
-    (FilteredData, False)
-    """
-
-    __slots__ = ()
-
-    def __init__(self, replacement: bool = True) -> None:
-        super().__init__(replacement)
-
-    def __repr__(self) -> str:
-        return "FilteredData"
 
 
 @runtime_checkable

@@ -118,3 +118,16 @@ def test_filtered_data_from_inside_a_meta_op_drops_the_sample(wrap):
     pipeline = fe.Pipeline(train_data=NumpyDataset({"x": np.arange(8)}), batch_size=2, ops=[meta])
     values = sorted(x for batch in epoch_batches(pipeline) for x in batch)
     assert values == ([10, 12, 14, 16] if wrap == "fuse" else [0, 2, 4, 6])  # the odd samples are gone
+
+
+def test_a_hand_built_op_dataset_gives_fastestimators_marker_for_a_removed_sample():
+    from fastest.dataset.op_dataset import OpDataset
+
+    from fastest.op.numpyop import RemoveIf
+    from fastest.types import FilteredData
+
+    odd = RemoveIf(fn=lambda x: x % 2 == 1, replacement=False, inputs="x")
+    ds = OpDataset(NumpyDataset({"x": np.arange(4)}), [odd], "train")
+    assert int(ds[0]["x"]) == 0
+    dropped = ds[1]
+    assert isinstance(dropped, FilteredData) and dropped.replacement is False and repr(dropped) == "FilteredData"

@@ -28,6 +28,26 @@ class Filtered:
         self.replacement = replacement
 
 
+class FilteredData(Filtered):
+    """Return this from a dataset's ``__getitem__`` (or an op) to drop the sample.
+
+    Args:
+        replacement: True: fill the batch with another sample (same steps per epoch); False: the epoch
+            gets shorter.
+
+    >>> FilteredData(), FilteredData(replacement=False).replacement
+    (FilteredData, False)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, replacement: bool = True) -> None:
+        super().__init__(replacement)
+
+    def __repr__(self) -> str:
+        return "FilteredData"
+
+
 def to_list(keys: Any) -> list[Any]:
     """Keys as a list: None → [], "x" → ["x"], ("x", "y") → ["x", "y"].
 
