@@ -47,3 +47,11 @@ def test_lenet_check_input_shape_is_fastestimators_unpadded_check():
         LeNet._check_input_shape((1, 13, 18))
     with pytest.raises(ValueError, match="3 entries"):
         LeNet._check_input_shape((1,))
+
+
+def test_channels_last_model_and_input_give_the_same_output():
+    model = LeNet(input_shape=(1, 28, 28)).eval()
+    x = torch.rand(2, 1, 28, 28)
+    expected = model(x)
+    fast = model.to(memory_format=torch.channels_last)
+    assert torch.allclose(fast(x.to(memory_format=torch.channels_last)), expected, atol=1e-6)

@@ -46,3 +46,11 @@ def test_wrn_rejects_depths_that_do_not_fit_the_blocks():
         WideResidualNetwork(depth=27)
     with pytest.raises(AssertionError):  # FastEstimator asserts here
         WideResidualNetwork(depth=4)
+
+
+def test_channels_last_model_and_input_give_the_same_output():
+    model = WideResidualNetwork(depth=10, classes=3, widen_factor=1).eval()
+    x = torch.rand(2, 3, 32, 32)
+    expected = model(x)
+    fast = model.to(memory_format=torch.channels_last)
+    assert torch.allclose(fast(x.to(memory_format=torch.channels_last)), expected, atol=1e-5)

@@ -58,7 +58,7 @@ class LeNet(nn.Module):
         x = fn.max_pool2d(fn.relu(self.conv1(x)), self.pool_kernel)
         x = fn.max_pool2d(fn.relu(self.conv2(x)), self.pool_kernel)
         x = fn.relu(self.conv3(x))
-        x = fn.relu(self.fc1(x.view(x.size(0), -1)))
+        x = fn.relu(self.fc1(x.flatten(1)))
         return fn.softmax(self.fc2(x), dim=-1)
 
     @staticmethod

@@ -120,4 +120,4 @@ class WideResidualNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.block3(self.block2(self.block1(self.conv1(x))))
         out = self.avgpool(self.relu(self.bn1(out)))
-        return self.fc(out.view(-1, self.nChannels))
+        return self.fc(out.reshape(-1, self.nChannels))
