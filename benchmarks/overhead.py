@@ -485,11 +485,13 @@ def main() -> None:
           f"with {steps} and {2 * steps} steps per epoch (the train split twice); per step: the difference / {steps}")
     doubled = {key: np.concatenate([value] * 2) for key, value in data.items()}
     for which in ("fastest", "auto", "raw"):
-        growth = []
+        growth, at_epoch_2 = [], []
         for arrays in (data, doubled):
             per_epoch = memory_growth(which, arrays, long)
+            at_epoch_2.append(per_epoch[1])
             growth.append((per_epoch[-1] - per_epoch[1]) / (len(per_epoch) - 2) if len(per_epoch) >= 3 else 0.0)
-        print(f"  {which:<8} at epoch 2 {per_epoch[1] / 2**20:.3f} MiB; per epoch {growth[0]:+.0f} B ({steps} steps), "
+        print(f"  {which:<8} at epoch 2 {at_epoch_2[0] / 2**20:.3f} MiB ({steps} steps/epoch); per epoch "
+              f"{growth[0]:+.0f} B ({steps} steps), "
               f"{growth[1]:+.0f} B ({2 * steps} steps): {(growth[1] - growth[0]) / steps:+.1f} bytes per step")
 
     added = max(statistics.median(extra), cold_extra)

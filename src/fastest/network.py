@@ -250,7 +250,7 @@ def postprocess(pops: list[Any], store: dict[str, Any], state: StepContext) -> d
         if run_op(op, host, state, method="forward_batch") is not None:
             break
     written = {key for op in pops for key in op.outputs}
-    return {key: to_tensor(value) if key in written else store.get(key, value) for key, value in host.items()}
+    return {key: to_tensor(value) if key in written else store[key] for key, value in host.items()}
 
 #: FastEstimator's name of its PyTorch network: the same class in fastest.
 TorchNetwork = Network
